@@ -1,0 +1,238 @@
+"""Content-addressed blob store: a local folder by default, any fsspec URL at scale.
+
+Layout: ``<root>/sha256/<2 hex>/<2 hex>/<64 hex>``. A blob is addressed by the SHA-256 of
+its bytes, so the same bytes are stored once, and a reader can always check what it got.
+
+Durability: a local write streams into ``<root>/tmp/`` while hashing, fsyncs, and renames
+into place (``os.replace`` is atomic on POSIX), so a process killed mid-write leaves at most
+a temporary file, never a partial blob under a digest. Object stores get the final key only
+after the local spool is complete and hashed; an S3 PUT becomes visible only when whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, BinaryIO
+
+from passline.errors import IntegrityError, InvalidInput, MissingExtra, NotFound, Unavailable
+
+__all__ = ["ArtifactStore", "BlobInfo", "CHUNK_SIZE", "open_store"]
+
+CHUNK_SIZE = 1024 * 1024
+_HEX = frozenset("0123456789abcdef")
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    digest: str
+    size: int
+    created: bool  # False when the same bytes were already stored
+
+
+def check_digest(digest: str) -> str:
+    value = digest.removeprefix("sha256:").lower()
+    if len(value) != 64 or not set(value) <= _HEX:
+        raise InvalidInput(
+            f"An artifact digest is 64 hexadecimal characters (SHA-256). Got {digest!r} instead."
+        )
+    return value
+
+
+class ArtifactStore:
+    """Blobs under a local folder. Subclassed for object stores reached through fsspec."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.url = str(self.root)
+
+    def _path(self, digest: str) -> Path:
+        return self.root / "sha256" / digest[:2] / digest[2:4] / digest
+
+    def exists(self, digest: str) -> bool:
+        return self._path(check_digest(digest)).exists()
+
+    def size(self, digest: str) -> int:
+        try:
+            return self._path(check_digest(digest)).stat().st_size
+        except FileNotFoundError:
+            raise _missing(digest) from None
+
+    def put_file(self, path: str | Path) -> BlobInfo:
+        source = Path(path)
+        if not source.is_file():
+            raise InvalidInput(f"{source} is not a readable file.", hint="Check the path.")
+        with source.open("rb") as stream:
+            return self.put_stream(stream)
+
+    def put_stream(self, stream: BinaryIO | IO[bytes]) -> BlobInfo:
+        tmp_dir = self.root / "tmp"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix="put-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                digest, size = _copy_hashing(stream, out)
+                out.flush()
+                os.fsync(out.fileno())
+            return self._commit(Path(tmp_name), digest, size)
+        finally:
+            Path(tmp_name).unlink(missing_ok=True)
+
+    def _commit(self, tmp: Path, digest: str, size: int) -> BlobInfo:
+        final = self._path(digest)
+        existed = final.exists()
+        final.parent.mkdir(parents=True, exist_ok=True)
+        # Replace even when present: the rename is free and repairs a damaged copy.
+        os.replace(tmp, final)
+        _fsync_dir(final.parent)
+        return BlobInfo(digest, size, created=not existed)
+
+    def open(self, digest: str) -> BinaryIO:
+        """Open a blob for reading; use :meth:`iter_verified` to check while reading."""
+        try:
+            return self._path(check_digest(digest)).open("rb")
+        except FileNotFoundError:
+            raise _missing(digest) from None
+
+    def iter_verified(self, digest: str, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+        """Yield the blob's bytes; raise :class:`IntegrityError` at the end if they are wrong.
+
+        The caller must not treat what it received as valid until the iterator is exhausted.
+        """
+        digest = check_digest(digest)
+        hasher = hashlib.sha256()
+        with self.open(digest) as stream:
+            while chunk := stream.read(chunk_size):
+                hasher.update(chunk)
+                yield chunk
+        if hasher.hexdigest() != digest:
+            raise _corrupt(digest)
+
+    def verify(self, digest: str) -> bool:
+        """True when the stored bytes hash to their address."""
+        try:
+            for _ in self.iter_verified(digest):
+                pass
+        except IntegrityError:
+            return False
+        return True
+
+    def get_to(self, digest: str, dest: str | Path) -> Path:
+        """Copy a blob to ``dest``, verified; a corrupt blob leaves ``dest`` untouched."""
+        target = Path(dest)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in self.iter_verified(digest):
+                    out.write(chunk)
+            os.replace(tmp_name, target)
+        finally:
+            Path(tmp_name).unlink(missing_ok=True)
+        return target
+
+    def delete(self, digest: str) -> None:
+        self._path(check_digest(digest)).unlink(missing_ok=True)
+
+
+class FsspecArtifactStore(ArtifactStore):
+    """Blobs in an object store (``s3://bucket/prefix``, ``gs://``, ``memory://``)."""
+
+    def __init__(self, url: str) -> None:
+        import fsspec
+
+        try:
+            self.fs, root = fsspec.core.url_to_fs(url)
+        except ImportError as exc:
+            scheme = url.split("://", 1)[0]
+            raise MissingExtra.for_extra(scheme, f"The artifact root {url}") from exc
+        self.url = url
+        self.prefix = root.rstrip("/")
+        self.root = Path(tempfile.gettempdir()) / "passline-spool"
+
+    def _key(self, digest: str) -> str:
+        return f"{self.prefix}/sha256/{digest[:2]}/{digest[2:4]}/{digest}"
+
+    def exists(self, digest: str) -> bool:
+        return bool(self.fs.exists(self._key(check_digest(digest))))
+
+    def size(self, digest: str) -> int:
+        try:
+            return int(self.fs.size(self._key(check_digest(digest))))
+        except FileNotFoundError:
+            raise _missing(digest) from None
+
+    def _commit(self, tmp: Path, digest: str, size: int) -> BlobInfo:
+        key = self._key(digest)
+        if self.fs.exists(key) and self.fs.size(key) == size:
+            return BlobInfo(digest, size, created=False)
+        try:
+            self.fs.put_file(str(tmp), key)
+        except OSError as exc:
+            raise Unavailable(f"Could not upload to {self.url}: {exc}") from exc
+        return BlobInfo(digest, size, created=True)
+
+    def open(self, digest: str) -> BinaryIO:
+        try:
+            return self.fs.open(self._key(check_digest(digest)), "rb")  # type: ignore[no-any-return]
+        except FileNotFoundError:
+            raise _missing(digest) from None
+
+    def delete(self, digest: str) -> None:
+        key = self._key(check_digest(digest))
+        if self.fs.exists(key):
+            self.fs.rm(key)
+
+
+def open_store(root: str) -> ArtifactStore:
+    """Pick the store from the root: a plain path or ``file://`` is local, else fsspec."""
+    if "://" not in root or root.startswith("file://"):
+        return ArtifactStore(root.removeprefix("file://"))
+    return FsspecArtifactStore(root)
+
+
+def _copy_hashing(stream: BinaryIO | IO[bytes], out: BinaryIO) -> tuple[str, int]:
+    hasher = hashlib.sha256()
+    size = 0
+    while chunk := stream.read(CHUNK_SIZE):
+        hasher.update(chunk)
+        out.write(chunk)
+        size += len(chunk)
+    return hasher.hexdigest(), size
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _missing(digest: str) -> NotFound:
+    return NotFound(
+        f"No stored bytes for artifact digest {digest}.",
+        hint="The blob was deleted from the artifact root; restore it from a backup.",
+    )
+
+
+def _corrupt(digest: str) -> IntegrityError:
+    return IntegrityError(
+        f"The stored bytes of artifact {digest[:12]} do not match their SHA-256; "
+        "the file was altered or truncated on disk.",
+        hint="Run 'passline artifacts verify' to list every damaged artifact, "
+        "then restore them from a backup or store them again.",
+    )
+
+
+def copy_plain(src: str | Path, dst: str | Path) -> None:
+    """A plain buffered copy with fsync: the floor the benchmark measures puts against."""
+    with open(src, "rb") as fin, open(dst, "wb") as fout:
+        shutil.copyfileobj(fin, fout, CHUNK_SIZE)
+        fout.flush()
+        os.fsync(fout.fileno())

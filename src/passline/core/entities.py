@@ -1,0 +1,142 @@
+"""The objects every surface returns: the SDK (both transports), the API and the CLI.
+
+They are frozen pydantic models so that the HTTP transport can rebuild exactly what the
+embedded one returns, and so that ``--json`` output is the API's JSON.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = [
+    "Artifact",
+    "AuditEntry",
+    "AuditVerification",
+    "CreatedToken",
+    "LineageEdge",
+    "LineageGraph",
+    "LineageNode",
+    "Member",
+    "Project",
+    "TokenInfo",
+    "User",
+]
+
+
+class Entity(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class User(Entity):
+    id: str
+    name: str
+    display_name: str
+    kind: Literal["user", "service"]
+    is_admin: bool
+    created_at: datetime
+    disabled: bool = False
+
+
+class Project(Entity):
+    id: str
+    name: str
+    description: str
+    created_at: datetime
+    created_by: str
+
+
+class Member(Entity):
+    project: str
+    user: str
+    role: str
+
+
+class TokenInfo(Entity):
+    id: str
+    user: str
+    name: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+    @property
+    def state(self) -> str:
+        from passline.core.clock import as_utc, utcnow
+
+        if self.revoked_at:
+            return "revoked"
+        return "expired" if as_utc(self.expires_at) <= utcnow() else "active"
+
+
+class CreatedToken(Entity):
+    """A new token; ``secret`` is shown once and never stored."""
+
+    info: TokenInfo
+    secret: str
+
+
+class Artifact(Entity):
+    id: str
+    project: str
+    name: str
+    digest: str
+    size: int
+    media_type: str
+    created_at: datetime
+    created_by: str
+
+    @property
+    def ref(self) -> str:
+        return f"artifact:{self.id}"
+
+
+class LineageNode(Entity):
+    ref: str
+    kind: str
+    label: str
+    project: str | None = None
+    depth: int = 0
+
+
+class LineageEdge(Entity):
+    id: str
+    src: str
+    dst: str
+    type: str
+    actor: str
+    created_at: datetime
+    attrs: dict[str, Any] = {}
+
+
+class LineageGraph(Entity):
+    root: str
+    direction: Literal["up", "down", "both"]
+    nodes: list[LineageNode]
+    edges: list[LineageEdge]
+
+
+class AuditEntry(Entity):
+    seq: int
+    at: str
+    actor: str
+    action: str
+    object: str
+    project: str | None
+    origin: str
+    client: str | None
+    changes: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class AuditVerification(Entity):
+    ok: bool
+    checked: int
+    head_hash: str
+    first_bad_seq: int | None = None
+    problem: Literal["edited", "inserted", "deleted", "truncated"] | None = None
+    message: str

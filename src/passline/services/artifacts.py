@@ -1,0 +1,166 @@
+"""Artifacts: named, project-scoped records of content-addressed blobs."""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, BinaryIO
+
+from sqlalchemy import func, select
+
+from passline.artifacts.store import BlobInfo, check_digest
+from passline.core.clock import as_utc, utcnow
+from passline.core.entities import Artifact
+from passline.core.ids import new_id
+from passline.core.roles import Role
+from passline.errors import InvalidInput, NotFound
+from passline.services.base import BaseService
+from passline.services.lineage import ensure_node
+from passline.store.models import ArtifactRow, ProjectRow
+
+__all__ = ["ArtifactService", "VerifyResult"]
+
+Progress = Callable[[int, int], None]
+
+
+def _artifact(row: ArtifactRow, project: str) -> Artifact:
+    return Artifact(
+        id=row.id,
+        project=project,
+        name=row.name,
+        digest=row.digest,
+        size=row.size,
+        media_type=row.media_type,
+        created_at=as_utc(row.created_at),
+        created_by=row.created_by,
+    )
+
+
+def _check_artifact_name(name: str) -> str:
+    if not name or len(name) > 255 or "\x00" in name or name.strip() != name:
+        raise InvalidInput(
+            f"The artifact name must be 1-255 characters without leading or trailing spaces. "
+            f"Got {name!r} instead."
+        )
+    return name
+
+
+class VerifyResult(dict):  # type: ignore[type-arg]
+    """{'checked': n, 'bad': [{'digest', 'artifacts', 'problem'}]}: plain JSON for every surface."""
+
+
+class ArtifactService(BaseService):
+    def put_file(self, project: str, path: str | Path, name: str | None = None,
+                 media_type: str | None = None) -> Artifact:
+        """Store a file (streamed) and record it in the project."""
+        source = Path(path)
+        if not source.is_file():
+            raise InvalidInput(f"{source} is not a readable file.", hint="Check the path.")
+        with source.open("rb") as stream:
+            return self.put_stream(project, stream, name or source.name, media_type)
+
+    def put_stream(self, project: str, stream: BinaryIO | IO[bytes], name: str,
+                   media_type: str | None = None) -> Artifact:
+        _check_artifact_name(name)
+        with self.db.read() as session:
+            self._require(session, project, Role.CONTRIBUTOR, "store artifacts")
+        blob = self.ws.blobs.put_stream(stream)
+        return self.record(project, blob, name, media_type)
+
+    def record(self, project: str, blob: BlobInfo, name: str, media_type: str | None = None) -> Artifact:
+        """Record a blob that is already in the store (the server streams uploads itself)."""
+        kind = media_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+        with self.db.write() as session:
+            prj = self._require(session, project, Role.CONTRIBUTOR, "store artifacts")
+            existing = session.execute(
+                select(ArtifactRow).where(
+                    ArtifactRow.project_id == prj.id,
+                    ArtifactRow.name == name,
+                    ArtifactRow.digest == blob.digest,
+                )
+            ).scalar_one_or_none()
+            if existing is not None:
+                return _artifact(existing, project)
+            row = ArtifactRow(
+                id=new_id("art"), project_id=prj.id, name=name, digest=blob.digest,
+                size=blob.size, media_type=kind, created_at=utcnow(), created_by=self.actor_name,
+            )
+            session.add(row)
+            ensure_node(session, f"artifact:{row.id}", name, prj.id)
+            self._audit(session, "artifact.put", f"artifact:{row.id}", project,
+                        {"name": name, "digest": blob.digest, "size": blob.size,
+                         "new_bytes": blob.created})
+            return _artifact(row, project)
+
+    def list(self, project: str, limit: int = 1000) -> list[Artifact]:
+        with self.db.read() as session:
+            prj = self._require(session, project, Role.VIEWER, "list artifacts")
+            rows = session.execute(
+                select(ArtifactRow).where(ArtifactRow.project_id == prj.id)
+                .order_by(ArtifactRow.id.desc()).limit(limit)
+            ).scalars()
+            return [_artifact(r, project) for r in rows]
+
+    def get(self, artifact_id: str) -> Artifact:
+        """The artifact record, if the caller may view its project."""
+        with self.db.read() as session:
+            row, project = self._row(session, artifact_id)
+            self._require(session, project, Role.VIEWER, "read artifacts")
+            return _artifact(row, project)
+
+    def _row(self, session, artifact_id: str) -> tuple[ArtifactRow, str]:  # type: ignore[no-untyped-def]
+        found = session.execute(
+            select(ArtifactRow, ProjectRow.name)
+            .join(ProjectRow, ProjectRow.id == ArtifactRow.project_id)
+            .where(ArtifactRow.id == artifact_id)
+        ).one_or_none()
+        if found is None:
+            raise NotFound(
+                f"No artifact with id {artifact_id!r}.",
+                hint="List them with 'passline artifacts list PROJECT'.",
+            )
+        return found[0], found[1]
+
+    def iter_content(self, artifact_id: str) -> Iterator[bytes]:
+        """The artifact's bytes, verified against its digest as they are read."""
+        artifact = self.get(artifact_id)
+        return self.ws.blobs.iter_verified(artifact.digest)
+
+    def get_to(self, artifact_id: str, dest: str | Path) -> Path:
+        """Write the artifact to ``dest``; a damaged blob raises and leaves ``dest`` alone."""
+        artifact = self.get(artifact_id)
+        return self.ws.blobs.get_to(artifact.digest, dest)
+
+    def verify(self, progress: Progress | None = None) -> VerifyResult:
+        """Re-hash every stored blob (workspace admins); name the artifacts that are damaged."""
+        self._require_admin("verify every artifact")
+        with self.db.read() as session:
+            rows = session.execute(
+                select(ArtifactRow.digest, func.min(ArtifactRow.size)).group_by(ArtifactRow.digest)
+            ).all()
+        total = sum(size for _, size in rows)
+        done, bad = 0, []
+        for digest, size in rows:
+            problem = self._check_blob(digest, size)
+            if problem:
+                bad.append({"digest": digest, "problem": problem,
+                            "artifacts": self._ids_with_digest(digest)})
+            done += size
+            if progress:
+                progress(done, total)
+        return VerifyResult(checked=len(rows), bad=bad)
+
+    def _check_blob(self, digest: str, size: int) -> str | None:
+        blobs = self.ws.blobs
+        if not blobs.exists(digest):
+            return "missing"
+        if blobs.size(digest) != size:
+            return "truncated" if blobs.size(digest) < size else "size changed"
+        return None if blobs.verify(digest) else "altered"
+
+    def _ids_with_digest(self, digest: str) -> list[str]:
+        with self.db.read() as session:
+            return list(
+                session.execute(select(ArtifactRow.id).where(ArtifactRow.digest == check_digest(digest))).scalars()
+            )

@@ -1,0 +1,105 @@
+"""A workspace (settings, database, artifact store) and the services bound to a caller."""
+
+from __future__ import annotations
+
+import getpass
+import os
+
+from sqlalchemy import select
+
+from passline.artifacts.store import ArtifactStore, open_store
+from passline.core.clock import utcnow
+from passline.core.ids import new_id
+from passline.services.artifacts import ArtifactService
+from passline.services.audit import AuditChain, load_audit_key
+from passline.services.audit_service import AuditService
+from passline.services.identity import IdentityService
+from passline.services.lineage import LineageService
+from passline.services.projects import ProjectService
+from passline.services.context import Actor, CallContext, Origin
+from passline.settings import Settings
+from passline.store import migrations
+from passline.store.db import Database
+from passline.store.models import UserRow
+
+__all__ = ["Services", "Workspace"]
+
+
+class Workspace:
+    """Everything a process needs to serve calls; cheap to share across threads."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db = Database(settings)
+        self.blobs: ArtifactStore = open_store(settings.resolved_artifact_root)
+        self.audit = AuditChain(load_audit_key(settings))
+
+    @classmethod
+    def open(cls, settings: Settings | None = None, *, migrate: bool = True) -> Workspace:
+        """Open a workspace, checking the database and applying pending migrations."""
+        workspace = cls(settings or Settings.load())
+        workspace.db.check_connection()
+        if migrate:
+            workspace.migrate()
+        return workspace
+
+    def migrate(self) -> str:
+        """Apply pending migrations; return the revision the schema is now at."""
+        engine = self.db.write_engine
+        try:
+            current = migrations.current_revision(engine)
+            if current != migrations.HEAD_REVISION:
+                migrations.upgrade(engine)
+        except Exception as exc:
+            from sqlalchemy.exc import OperationalError
+
+            if isinstance(exc, OperationalError):
+                raise self.db.unavailable(exc) from None
+            raise
+        return migrations.HEAD_REVISION
+
+    def services(self, ctx: CallContext) -> Services:
+        return Services(self, ctx)
+
+    def local_context(self, origin: Origin = "sdk") -> CallContext:
+        """Embedded mode acts as the OS user, who administers their own workspace."""
+        name = _os_user()
+        with self.db.write() as session:
+            row = session.execute(select(UserRow).where(UserRow.name == name)).scalar_one_or_none()
+            if row is None:
+                row = UserRow(
+                    id=new_id("usr"),
+                    name=name,
+                    display_name=f"{name} (local)",
+                    kind="user",
+                    is_admin=True,
+                    disabled=False,
+                    created_at=utcnow(),
+                )
+                session.add(row)
+                ctx = CallContext(Actor(row.id, name, True), "system")
+                self.audit.append(session, ctx, "user.bootstrap", f"user:{name}", None, {})
+        return CallContext(Actor(row.id, row.name, row.is_admin, row.kind), origin)
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid{os.getuid()}"
+
+
+class Services:
+    """The services, bound to one caller. Build one per request or per SDK client."""
+
+    def __init__(self, workspace: Workspace, ctx: CallContext) -> None:
+        self.workspace = workspace
+        self.ctx = ctx
+        self.identity = IdentityService(workspace, ctx)
+        self.projects = ProjectService(workspace, ctx)
+        self.artifacts = ArtifactService(workspace, ctx)
+        self.lineage = LineageService(workspace, ctx)
+        self.audit = AuditService(workspace, ctx)

@@ -1,0 +1,94 @@
+"""One settings object for the whole workspace.
+
+Values come from, in order: keyword arguments, ``PASSLINE_*`` environment variables,
+``$PASSLINE_HOME/config.toml``, then defaults that live under ``PASSLINE_HOME``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from passline.errors import InvalidInput
+
+__all__ = ["Settings", "redact_url"]
+
+DEFAULT_PORT = 8765
+
+
+class Settings(BaseSettings):
+    """Where a Passline workspace keeps its metadata, artifacts and secrets."""
+
+    model_config = SettingsConfigDict(env_prefix="PASSLINE_", extra="ignore", frozen=True)
+
+    home: Path = Field(default=Path(".passline"), description="Workspace folder.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; SQLite in the home when unset."
+    )
+    artifact_root: str | None = Field(
+        default=None, description="Folder or fsspec URL (s3://bucket/prefix) for artifacts."
+    )
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    token_ttl_days: int = Field(default=90, ge=1, le=3650)
+    sqlite_busy_timeout_s: float = Field(default=30.0, gt=0)
+    pool_size: int = Field(default=5, ge=1)
+    audit_key: str | None = Field(
+        default=None, description="HMAC key of the audit chain; a file in the home when unset."
+    )
+    log_level: str = "INFO"
+
+    @field_validator("home", mode="after")
+    @classmethod
+    def _absolute_home(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Settings:
+        """Build settings from overrides, environment and the home's ``config.toml``."""
+        home = Path(overrides.get("home") or cls().home)
+        file_values = _read_config_file(home / "config.toml")
+        return cls(**{**file_values, **{k: v for k, v in overrides.items() if v is not None}})
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'passline.db'}"
+
+    @property
+    def resolved_artifact_root(self) -> str:
+        return self.artifact_root or str(self.home / "artifacts")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def server_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput(
+            f"The settings file {path} is not valid TOML: {exc}.",
+            hint="Fix or remove the file; environment variables PASSLINE_* also work.",
+        ) from exc
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced, safe to print and log."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url.split("@")[-1] if "@" in url else url

@@ -1,0 +1,1 @@
+"""The metadata store: tables, engines and the migration chain."""
