@@ -2,15 +2,15 @@
 
 ::
 
-    PasslineError                 exit 1   HTTP 500
-    ├── InvalidInput              exit 2   HTTP 422   the caller sent something malformed
-    ├── NotFound                  exit 3   HTTP 404   an id, name or ref that does not exist
-    ├── Conflict                  exit 4   HTTP 409   a name already taken, a state that forbids it
-    ├── Unauthenticated           exit 5   HTTP 401   no token, or one that is invalid/expired/revoked
-    ├── PermissionDenied          exit 6   HTTP 403   known identity, missing role
-    ├── Unavailable               exit 7   HTTP 503   a database or store that cannot be reached
-    ├── IntegrityError            exit 8   HTTP 500   stored bytes or audit chain do not match their hash
-    └── MissingExtra              exit 9   HTTP 501   an optional dependency is not installed
+    PasslineError           exit 1   HTTP 500
+    ├── InvalidInput      exit 2   HTTP 422   the caller sent something malformed
+    ├── NotFound          exit 3   HTTP 404   an id, name or ref that does not exist
+    ├── Conflict          exit 4   HTTP 409   a name already taken, a state that forbids it
+    ├── Unauthenticated   exit 5   HTTP 401   no token, or an invalid/expired/revoked one
+    ├── PermissionDenied  exit 6   HTTP 403   known identity, missing role
+    ├── Unavailable       exit 7   HTTP 503   a database or store that cannot be reached
+    ├── IntegrityError    exit 8   HTTP 500   stored bytes or audit entries fail their hash
+    └── MissingExtra      exit 9   HTTP 501   an optional dependency is not installed
 
 The REST server maps these once (``passline.server.errors``) and the CLI once
 (``passline.cli.main``); nothing else translates them. Messages are written for the

@@ -71,17 +71,19 @@ class ArtifactStore:
             return self.put_stream(stream)
 
     def put_stream(self, stream: BinaryIO | IO[bytes]) -> BlobInfo:
+        writer = self.writer()
+        try:
+            while chunk := stream.read(CHUNK_SIZE):
+                writer.write(chunk)
+            return writer.commit()
+        finally:
+            writer.abort()
+
+    def writer(self) -> BlobWriter:
+        """A writer for bytes that arrive piece by piece (an HTTP upload)."""
         tmp_dir = self.root / "tmp"
         tmp_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix="put-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                digest, size = _copy_hashing(stream, out)
-                out.flush()
-                os.fsync(out.fileno())
-            return self._commit(Path(tmp_name), digest, size)
-        finally:
-            Path(tmp_name).unlink(missing_ok=True)
+        return BlobWriter(self, tmp_dir)
 
     def _commit(self, tmp: Path, digest: str, size: int) -> BlobInfo:
         final = self._path(digest)
@@ -189,21 +191,40 @@ class FsspecArtifactStore(ArtifactStore):
             self.fs.rm(key)
 
 
+class BlobWriter:
+    """Spools bytes to a temporary file while hashing; ``commit`` files them by digest."""
+
+    def __init__(self, store: ArtifactStore, tmp_dir: Path) -> None:
+        fd, name = tempfile.mkstemp(dir=tmp_dir, prefix="put-")
+        self._store = store
+        self._file = os.fdopen(fd, "wb")
+        self._path = Path(name)
+        self._hasher = hashlib.sha256()
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        self._hasher.update(chunk)
+        self._file.write(chunk)
+        self.size += len(chunk)
+
+    def commit(self) -> BlobInfo:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        return self._store._commit(self._path, self._hasher.hexdigest(), self.size)
+
+    def abort(self) -> None:
+        """Drop the spool; safe to call after commit (it is then a no-op)."""
+        if not self._file.closed:
+            self._file.close()
+        self._path.unlink(missing_ok=True)
+
+
 def open_store(root: str) -> ArtifactStore:
     """Pick the store from the root: a plain path or ``file://`` is local, else fsspec."""
     if "://" not in root or root.startswith("file://"):
         return ArtifactStore(root.removeprefix("file://"))
     return FsspecArtifactStore(root)
-
-
-def _copy_hashing(stream: BinaryIO | IO[bytes], out: BinaryIO) -> tuple[str, int]:
-    hasher = hashlib.sha256()
-    size = 0
-    while chunk := stream.read(CHUNK_SIZE):
-        hasher.update(chunk)
-        out.write(chunk)
-        size += len(chunk)
-    return hasher.hexdigest(), size
 
 
 def _fsync_dir(path: Path) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, BinaryIO
 
@@ -14,7 +14,7 @@ from passline.core.clock import as_utc, utcnow
 from passline.core.entities import Artifact
 from passline.core.ids import new_id
 from passline.core.roles import Role
-from passline.errors import InvalidInput, NotFound
+from passline.errors import IntegrityError, InvalidInput, NotFound
 from passline.services.base import BaseService
 from passline.services.lineage import ensure_node
 from passline.store.models import ArtifactRow, ProjectRow
@@ -51,8 +51,9 @@ class VerifyResult(dict):  # type: ignore[type-arg]
 
 
 class ArtifactService(BaseService):
-    def put_file(self, project: str, path: str | Path, name: str | None = None,
-                 media_type: str | None = None) -> Artifact:
+    def put_file(
+        self, project: str, path: str | Path, name: str | None = None, media_type: str | None = None
+    ) -> Artifact:
         """Store a file (streamed) and record it in the project."""
         source = Path(path)
         if not source.is_file():
@@ -60,15 +61,22 @@ class ArtifactService(BaseService):
         with source.open("rb") as stream:
             return self.put_stream(project, stream, name or source.name, media_type)
 
-    def put_stream(self, project: str, stream: BinaryIO | IO[bytes], name: str,
-                   media_type: str | None = None) -> Artifact:
+    def check_can_put(self, project: str, name: str) -> None:
+        """Fail before any bytes move if the caller may not store this artifact."""
         _check_artifact_name(name)
         with self.db.read() as session:
             self._require(session, project, Role.CONTRIBUTOR, "store artifacts")
+
+    def put_stream(
+        self, project: str, stream: BinaryIO | IO[bytes], name: str, media_type: str | None = None
+    ) -> Artifact:
+        self.check_can_put(project, name)
         blob = self.ws.blobs.put_stream(stream)
         return self.record(project, blob, name, media_type)
 
-    def record(self, project: str, blob: BlobInfo, name: str, media_type: str | None = None) -> Artifact:
+    def record(
+        self, project: str, blob: BlobInfo, name: str, media_type: str | None = None
+    ) -> Artifact:
         """Record a blob that is already in the store (the server streams uploads itself)."""
         kind = media_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
         with self.db.write() as session:
@@ -83,22 +91,34 @@ class ArtifactService(BaseService):
             if existing is not None:
                 return _artifact(existing, project)
             row = ArtifactRow(
-                id=new_id("art"), project_id=prj.id, name=name, digest=blob.digest,
-                size=blob.size, media_type=kind, created_at=utcnow(), created_by=self.actor_name,
+                id=new_id("art"),
+                project_id=prj.id,
+                name=name,
+                digest=blob.digest,
+                size=blob.size,
+                media_type=kind,
+                created_at=utcnow(),
+                created_by=self.actor_name,
             )
             session.add(row)
             ensure_node(session, f"artifact:{row.id}", name, prj.id)
-            self._audit(session, "artifact.put", f"artifact:{row.id}", project,
-                        {"name": name, "digest": blob.digest, "size": blob.size,
-                         "new_bytes": blob.created})
+            self._audit(
+                session,
+                "artifact.put",
+                f"artifact:{row.id}",
+                project,
+                {"name": name, "digest": blob.digest, "size": blob.size, "new_bytes": blob.created},
+            )
             return _artifact(row, project)
 
     def list(self, project: str, limit: int = 1000) -> list[Artifact]:
         with self.db.read() as session:
             prj = self._require(session, project, Role.VIEWER, "list artifacts")
             rows = session.execute(
-                select(ArtifactRow).where(ArtifactRow.project_id == prj.id)
-                .order_by(ArtifactRow.id.desc()).limit(limit)
+                select(ArtifactRow)
+                .where(ArtifactRow.project_id == prj.id)
+                .order_by(ArtifactRow.id.desc())
+                .limit(limit)
             ).scalars()
             return [_artifact(r, project) for r in rows]
 
@@ -122,10 +142,22 @@ class ArtifactService(BaseService):
             )
         return found[0], found[1]
 
-    def iter_content(self, artifact_id: str) -> Iterator[bytes]:
-        """The artifact's bytes, verified against its digest as they are read."""
+    def get_verified(self, artifact_id: str) -> Artifact:
+        """The record, after checking the stored bytes still hash to its digest."""
         artifact = self.get(artifact_id)
-        return self.ws.blobs.iter_verified(artifact.digest)
+        problem = self._check_blob(artifact.digest, artifact.size)
+        if problem == "missing":
+            raise NotFound(
+                f"The bytes of artifact {artifact_id} are missing from the store.",
+                hint="Restore the artifact root from a backup.",
+            )
+        if problem:
+            raise IntegrityError(
+                f"Artifact {artifact_id} is damaged on disk ({problem}): its bytes no longer "
+                "match the SHA-256 recorded when it was stored.",
+                hint="Run 'passline artifacts verify', then restore it or store it again.",
+            )
+        return artifact
 
     def get_to(self, artifact_id: str, dest: str | Path) -> Path:
         """Write the artifact to ``dest``; a damaged blob raises and leaves ``dest`` alone."""
@@ -144,8 +176,13 @@ class ArtifactService(BaseService):
         for digest, size in rows:
             problem = self._check_blob(digest, size)
             if problem:
-                bad.append({"digest": digest, "problem": problem,
-                            "artifacts": self._ids_with_digest(digest)})
+                bad.append(
+                    {
+                        "digest": digest,
+                        "problem": problem,
+                        "artifacts": self._ids_with_digest(digest),
+                    }
+                )
             done += size
             if progress:
                 progress(done, total)
@@ -162,5 +199,7 @@ class ArtifactService(BaseService):
     def _ids_with_digest(self, digest: str) -> list[str]:
         with self.db.read() as session:
             return list(
-                session.execute(select(ArtifactRow.id).where(ArtifactRow.digest == check_digest(digest))).scalars()
+                session.execute(
+                    select(ArtifactRow.id).where(ArtifactRow.digest == check_digest(digest))
+                ).scalars()
             )

@@ -28,8 +28,12 @@ class AuditService(BaseService):
             if project is not None:
                 visible = [project] if visible is None or project in visible else []
             query = filtered_query(
-                actor=actor, object_ref=object, action=action, projects=visible,
-                before_seq=before_seq, limit=limit,
+                actor=actor,
+                object_ref=object,
+                action=action,
+                projects=visible,
+                before_seq=before_seq,
+                limit=limit,
             )
             return [to_entry(r) for r in session.execute(query).scalars()]
 

@@ -29,7 +29,9 @@ class BaseService:
         return self.ctx.actor.name
 
     def _project(self, session: Session, name: str) -> ProjectRow:
-        row = session.execute(select(ProjectRow).where(ProjectRow.name == name)).scalar_one_or_none()
+        row = session.execute(
+            select(ProjectRow).where(ProjectRow.name == name)
+        ).scalar_one_or_none()
         if row is None:
             raise NotFound(
                 f"No project named {name!r}.",

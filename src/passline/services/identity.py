@@ -75,7 +75,9 @@ class IdentityService(BaseService):
             raise InvalidInput(f"The user kind must be 'user' or 'service'. Got {kind!r} instead.")
         self._require_admin("create users")
         with self.db.write() as session:
-            existing = session.execute(select(UserRow).where(UserRow.name == name)).scalar_one_or_none()
+            existing = session.execute(
+                select(UserRow).where(UserRow.name == name)
+            ).scalar_one_or_none()
             if existing:
                 raise Conflict(
                     f"A user named {name!r} already exists (id {existing.id}).",
@@ -91,7 +93,9 @@ class IdentityService(BaseService):
                 created_at=utcnow(),
             )
             session.add(row)
-            self._audit(session, "user.create", f"user:{name}", None, {"kind": kind, "admin": admin})
+            self._audit(
+                session, "user.create", f"user:{name}", None, {"kind": kind, "admin": admin}
+            )
             return _user(row)
 
     def list_users(self) -> list[User]:
@@ -106,7 +110,9 @@ class IdentityService(BaseService):
     def _user_row(self, session, name: str) -> UserRow:  # type: ignore[no-untyped-def]
         row = session.execute(select(UserRow).where(UserRow.name == name)).scalar_one_or_none()
         if row is None:
-            raise NotFound(f"No user named {name!r}.", hint="List users with 'passline users list'.")
+            raise NotFound(
+                f"No user named {name!r}.", hint="List users with 'passline users list'."
+            )
         return row
 
     def create_token(
@@ -116,7 +122,9 @@ class IdentityService(BaseService):
         check_name("token", name)
         ttl = ttl_days if ttl_days is not None else self.ws.settings.token_ttl_days
         if not 1 <= ttl <= 3650:
-            raise InvalidInput(f"The 'ttl_days' must be an integer in [1, 3650]. Got {ttl} instead.")
+            raise InvalidInput(
+                f"The 'ttl_days' must be an integer in [1, 3650]. Got {ttl} instead."
+            )
         with self.db.write() as session:
             owner = self._user_row(session, user or self.actor_name)
             if owner.id != self.ctx.actor.user_id:
@@ -133,7 +141,10 @@ class IdentityService(BaseService):
             )
             session.add(row)
             self._audit(
-                session, "token.create", f"token:{row.id}", None,
+                session,
+                "token.create",
+                f"token:{row.id}",
+                None,
                 {"user": owner.name, "name": name, "ttl_days": ttl},
             )
             return CreatedToken(info=_token(row, owner.name), secret=f"{row.id}.{secret}")
@@ -199,7 +210,8 @@ def authenticate(workspace: Workspace, presented: str | None) -> Actor:
 def _check_usable(token: TokenRow, user: UserRow) -> None:
     if token.revoked_at is not None:
         raise Unauthenticated(
-            f"The API token {token.id} was revoked at {as_utc(token.revoked_at):%Y-%m-%d %H:%M} UTC.",
+            f"The API token {token.id} was revoked at "
+            f"{as_utc(token.revoked_at):%Y-%m-%d %H:%M} UTC.",
             hint="Create a new one with 'passline tokens create'.",
         )
     if as_utc(token.expires_at) <= utcnow():

@@ -93,7 +93,9 @@ def _check_depth(depth: int | None) -> int:
     if depth is None:
         return MAX_DEPTH
     if not 1 <= depth <= MAX_DEPTH:
-        raise InvalidInput(f"The 'depth' must be an integer in [1, {MAX_DEPTH}]. Got {depth} instead.")
+        raise InvalidInput(
+            f"The 'depth' must be an integer in [1, {MAX_DEPTH}]. Got {depth} instead."
+        )
     return depth
 
 
@@ -111,7 +113,9 @@ _WALK_DOWN = _WALK_UP.replace("e.src_ref, w.depth", "e.dst_ref, w.depth").replac
 )
 
 
-def walk(session: Session, root: str, direction: Literal["up", "down"], depth: int) -> dict[str, int]:
+def walk(
+    session: Session, root: str, direction: Literal["up", "down"], depth: int
+) -> dict[str, int]:
     """Refs reachable from ``root`` with their distance (0 for the root itself)."""
     query = text(_WALK_UP if direction == "up" else _WALK_DOWN)
     rows = session.execute(query, {"root": root, "max_depth": depth}).all()
@@ -130,7 +134,9 @@ class LineageService(BaseService):
             )
         return row
 
-    def _require_on_node(self, session: Session, node: LineageNodeRow, role: Role, action: str) -> None:
+    def _require_on_node(
+        self, session: Session, node: LineageNodeRow, role: Role, action: str
+    ) -> None:
         if node.project_id is None:
             if role != Role.VIEWER:
                 self._require_admin(action)
@@ -146,7 +152,9 @@ class LineageService(BaseService):
             row = self._require(session, project, Role.CONTRIBUTOR, "register lineage nodes")
             existing = session.get(LineageNodeRow, str(parsed))
             if existing is not None:
-                raise Conflict(f"{parsed} is already in the lineage graph (label {existing.label!r}).")
+                raise Conflict(
+                    f"{parsed} is already in the lineage graph (label {existing.label!r})."
+                )
             ensure_node(session, str(parsed), label, row.id)
             self._audit(session, "lineage.register", str(parsed), project, {"label": label})
             return LineageNode(ref=str(parsed), kind=parsed.kind, label=label, project=project)
@@ -167,15 +175,22 @@ class LineageService(BaseService):
             for node in {n.ref: n for n in nodes.values()}.values():
                 self._require_on_node(session, node, Role.CONTRIBUTOR, "record lineage")
             created = [self._insert_edge(session, *spec) for spec in specs]
-            projects = {nodes[s[0]].project_id for s in specs} | {nodes[s[1]].project_id for s in specs}
+            projects = {nodes[s[0]].project_id for s in specs} | {
+                nodes[s[1]].project_id for s in specs
+            }
             project_name = self._single_project_name(session, projects)
             self._audit(
-                session, "lineage.link", specs[0][1], project_name,
+                session,
+                "lineage.link",
+                specs[0][1],
+                project_name,
                 {"edges": [f"{s[0]} -{s[2]}-> {s[1]}" for s in specs[:1000]], "count": len(specs)},
             )
             return created
 
-    def _nodes_for(self, session: Session, specs: list[tuple[str, str, str, dict[str, Any]]]) -> dict[str, LineageNodeRow]:
+    def _nodes_for(
+        self, session: Session, specs: list[tuple[str, str, str, dict[str, Any]]]
+    ) -> dict[str, LineageNodeRow]:
         refs = {s[0] for s in specs} | {s[1] for s in specs}
         rows = session.execute(select(LineageNodeRow).where(LineageNodeRow.ref.in_(refs))).scalars()
         found = {r.ref: r for r in rows}
@@ -188,19 +203,30 @@ class LineageService(BaseService):
             )
         return found
 
-    def _insert_edge(self, session: Session, src: str, dst: str, type_: str, attrs: dict[str, Any]) -> LineageEdge:
+    def _insert_edge(
+        self, session: Session, src: str, dst: str, type_: str, attrs: dict[str, Any]
+    ) -> LineageEdge:
         existing = session.execute(
             select(LineageEdgeRow).where(
-                LineageEdgeRow.src_ref == src, LineageEdgeRow.dst_ref == dst, LineageEdgeRow.type == type_
+                LineageEdgeRow.src_ref == src,
+                LineageEdgeRow.dst_ref == dst,
+                LineageEdgeRow.type == type_,
             )
         ).scalar_one_or_none()
         if existing is not None:
             return _edge(existing)
         if src == dst or dst in walk(session, src, "up", MAX_DEPTH):
-            raise Conflict(f"Linking {src} -> {dst} would make a cycle: {dst} is already upstream of {src}.")
+            raise Conflict(
+                f"Linking {src} -> {dst} would make a cycle: {dst} is already upstream of {src}."
+            )
         row = LineageEdgeRow(
-            id=new_id("edg"), src_ref=src, dst_ref=dst, type=type_,
-            actor=self.actor_name, created_at=utcnow(), attrs=attrs,
+            id=new_id("edg"),
+            src_ref=src,
+            dst_ref=dst,
+            type=type_,
+            actor=self.actor_name,
+            created_at=utcnow(),
+            attrs=attrs,
         )
         session.add(row)
         session.flush()
@@ -212,7 +238,9 @@ class LineageService(BaseService):
             return None
         return session.execute(select(ProjectRow.name).where(ProjectRow.id == ids[0])).scalar_one()
 
-    def graph(self, ref: str, direction: Direction = "up", depth: int | None = None) -> LineageGraph:
+    def graph(
+        self, ref: str, direction: Direction = "up", depth: int | None = None
+    ) -> LineageGraph:
         """Everything upstream, downstream or both of ``ref``, to ``depth`` hops."""
         if direction not in ("up", "down", "both"):
             raise InvalidInput(f"The direction must be 'up', 'down' or 'both'. Got {direction!r}.")
@@ -224,22 +252,39 @@ class LineageService(BaseService):
             if direction in ("up", "both"):
                 depths.update({r: -d for r, d in walk(session, root.ref, "up", max_depth).items()})
             if direction in ("down", "both"):
-                depths.update({r: d for r, d in walk(session, root.ref, "down", max_depth).items() if d or r not in depths})
+                depths.update(
+                    {
+                        r: d
+                        for r, d in walk(session, root.ref, "down", max_depth).items()
+                        if d or r not in depths
+                    }
+                )
             return self._assemble(session, root.ref, direction, depths)
 
-    def _assemble(self, session: Session, root: str, direction: Direction, depths: dict[str, int]) -> LineageGraph:
+    def _assemble(
+        self, session: Session, root: str, direction: Direction, depths: dict[str, int]
+    ) -> LineageGraph:
         refs = list(depths)
         node_rows = _in_chunks(session, LineageNodeRow, LineageNodeRow.ref, refs)
         project_ids = {n.project_id for n in node_rows if n.project_id}
-        projects = dict(
-            session.execute(select(ProjectRow.id, ProjectRow.name).where(ProjectRow.id.in_(project_ids))).all()
-        ) if project_ids else {}
+        projects = (
+            dict(
+                session.execute(
+                    select(ProjectRow.id, ProjectRow.name).where(ProjectRow.id.in_(project_ids))
+                ).all()
+            )
+            if project_ids
+            else {}
+        )
         wanted = set(refs)
         edge_rows = [
-            e for e in _in_chunks(session, LineageEdgeRow, LineageEdgeRow.dst_ref, refs)
+            e
+            for e in _in_chunks(session, LineageEdgeRow, LineageEdgeRow.dst_ref, refs)
             if e.src_ref in wanted
         ]
-        nodes = sorted((_node(n, depths[n.ref], projects) for n in node_rows), key=lambda n: (n.depth, n.ref))
+        nodes = sorted(
+            (_node(n, depths[n.ref], projects) for n in node_rows), key=lambda n: (n.depth, n.ref)
+        )
         edges = sorted((_edge(e) for e in edge_rows), key=lambda e: e.id)
         return LineageGraph(root=root, direction=direction, nodes=nodes, edges=edges)
 
@@ -259,10 +304,13 @@ def _edge_spec(edge: dict[str, Any]) -> tuple[str, str, str, dict[str, Any]]:
     return str(Ref.parse(src)), str(Ref.parse(dst)), _check_edge_type(type_), attrs
 
 
-def _in_chunks(session: Session, model: Any, column: Any, values: list[str], size: int = 500) -> list[Any]:
+def _in_chunks(
+    session: Session, model: Any, column: Any, values: list[str], size: int = 500
+) -> list[Any]:
     # Keeps IN lists under SQLite's bound-parameter limit on very large graphs.
     out: list[Any] = []
     for start in range(0, len(values), size):
-        out.extend(session.execute(select(model).where(column.in_(values[start : start + size]))).scalars())
+        out.extend(
+            session.execute(select(model).where(column.in_(values[start : start + size]))).scalars()
+        )
     return out
-

@@ -50,10 +50,13 @@ class ProjectService(BaseService):
             )
             session.add(row)
             session.flush()
-            session.add(MembershipRow(project_id=row.id, user_id=self.ctx.actor.user_id, role="admin"))
+            session.add(
+                MembershipRow(project_id=row.id, user_id=self.ctx.actor.user_id, role="admin")
+            )
             ensure_node(session, f"project:{name}", name, row.id)
-            self._audit(session, "project.create", f"project:{name}", name,
-                        {"description": description})
+            self._audit(
+                session, "project.create", f"project:{name}", name, {"description": description}
+            )
             return _project(row)
 
     def list(self) -> list[Project]:
@@ -92,9 +95,16 @@ class ProjectService(BaseService):
             if membership:
                 membership.role = granted.value
             else:
-                session.add(MembershipRow(project_id=project.id, user_id=target, role=granted.value))
-            self._audit(session, "project.member.set", f"project:{name}", name,
-                        {"user": user, "role": {"from": before, "to": granted.value}})
+                session.add(
+                    MembershipRow(project_id=project.id, user_id=target, role=granted.value)
+                )
+            self._audit(
+                session,
+                "project.member.set",
+                f"project:{name}",
+                name,
+                {"user": user, "role": {"from": before, "to": granted.value}},
+            )
             return Member(project=name, user=user, role=granted.value)
 
     def remove_member(self, name: str, user: str) -> None:
@@ -115,7 +125,11 @@ class ProjectService(BaseService):
             return self._role_in(session, self._project(session, name).id)
 
     def _user_id(self, session, name: str) -> str:  # type: ignore[no-untyped-def]
-        user_id = session.execute(select(UserRow.id).where(UserRow.name == name)).scalar_one_or_none()
+        user_id = session.execute(
+            select(UserRow.id).where(UserRow.name == name)
+        ).scalar_one_or_none()
         if user_id is None:
-            raise NotFound(f"No user named {name!r}.", hint="Create it with 'passline users create'.")
+            raise NotFound(
+                f"No user named {name!r}.", hint="Create it with 'passline users create'."
+            )
         return user_id

@@ -13,10 +13,10 @@ from passline.core.ids import new_id
 from passline.services.artifacts import ArtifactService
 from passline.services.audit import AuditChain, load_audit_key
 from passline.services.audit_service import AuditService
+from passline.services.context import Actor, CallContext, Origin
 from passline.services.identity import IdentityService
 from passline.services.lineage import LineageService
 from passline.services.projects import ProjectService
-from passline.services.context import Actor, CallContext, Origin
 from passline.settings import Settings
 from passline.store import migrations
 from passline.store.db import Database

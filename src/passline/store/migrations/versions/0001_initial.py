@@ -46,13 +46,17 @@ def upgrade() -> None:
     op.create_table(
         "memberships",
         sa.Column("project_id", sa.String(40), sa.ForeignKey("projects.id"), primary_key=True),
-        sa.Column("user_id", sa.String(40), sa.ForeignKey("users.id"), primary_key=True, index=True),
+        sa.Column(
+            "user_id", sa.String(40), sa.ForeignKey("users.id"), primary_key=True, index=True
+        ),
         sa.Column("role", sa.String(16), nullable=False),
     )
     op.create_table(
         "artifacts",
         sa.Column("id", sa.String(40), primary_key=True),
-        sa.Column("project_id", sa.String(40), sa.ForeignKey("projects.id"), nullable=False, index=True),
+        sa.Column(
+            "project_id", sa.String(40), sa.ForeignKey("projects.id"), nullable=False, index=True
+        ),
         sa.Column("name", sa.String(255), nullable=False),
         sa.Column("digest", sa.String(64), nullable=False, index=True),
         sa.Column("size", sa.BigInteger, nullable=False),
@@ -82,8 +86,12 @@ def upgrade() -> None:
     op.create_index("ix_lineage_edges_dst", "lineage_edges", ["dst_ref"])
     op.create_table(
         "audit_events",
-        sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
-                  autoincrement=False),
+        sa.Column(
+            "seq",
+            sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+            primary_key=True,
+            autoincrement=False,
+        ),
         sa.Column("at", sa.String(32), nullable=False),
         sa.Column("actor", sa.String(100), nullable=False),
         sa.Column("action", sa.String(80), nullable=False),
@@ -111,7 +119,14 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table in (
-        "audit_head", "audit_events", "lineage_edges", "lineage_nodes",
-        "artifacts", "memberships", "projects", "tokens", "users",
+        "audit_head",
+        "audit_events",
+        "lineage_edges",
+        "lineage_nodes",
+        "artifacts",
+        "memberships",
+        "projects",
+        "tokens",
+        "users",
     ):
         op.drop_table(table)

@@ -1,0 +1,1 @@
+"""The ``passline`` command line: noun-verb commands, one module per noun."""

@@ -1,0 +1,77 @@
+"""Entry point of the ``passline`` command; maps errors to messages and exit codes once."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from passline.cli import artifacts, audit, db, lineage, projects, server, users
+from passline.cli.common import Options, err_console
+from passline.errors import PasslineError
+
+app = typer.Typer(
+    name="passline",
+    help="Passline: data to product for AI features, every step versioned, linked, checked.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    url: str = typer.Option(
+        None,
+        "--url",
+        envvar="PASSLINE_URL",
+        help="A Passline server; embedded workspace when unset.",
+    ),
+    token: str = typer.Option(
+        None, "--token", envvar="PASSLINE_TOKEN", help="API token for --url."
+    ),
+    home: str = typer.Option(
+        None, "--home", envvar="PASSLINE_HOME", help="Workspace folder (default ./.passline)."
+    ),
+) -> None:
+    ctx.obj = Options(url=url, token=token, home=home)
+
+
+app.add_typer(projects.app, name="projects")
+app.add_typer(users.users_app, name="users")
+app.add_typer(users.tokens_app, name="tokens")
+app.add_typer(artifacts.app, name="artifacts")
+app.add_typer(lineage.app, name="lineage")
+app.add_typer(audit.app, name="audit")
+app.add_typer(db.app, name="db")
+app.command("up")(server.up)
+app.command("init")(server.init)
+app.command("demo")(server.demo)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; a user error prints a message and an exit code, never a stack trace."""
+    try:
+        app(args=argv, prog_name="passline", standalone_mode=False)
+    except PasslineError as exc:
+        err_console.print(f"[bold red]Error:[/bold red] {exc.message}", soft_wrap=True)
+        if exc.hint:
+            err_console.print(exc.hint, soft_wrap=True)
+        return exc.exit_code
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.TyperException as exc:
+        show = getattr(exc, "show", None)
+        show() if show else err_console.print(f"Error: {exc.format_message()}")
+        return exc.exit_code
+    except typer.Abort:
+        err_console.print("Aborted.")
+        return 130
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

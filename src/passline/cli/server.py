@@ -1,0 +1,82 @@
+"""passline up / init / demo."""
+
+from __future__ import annotations
+
+import typer
+
+from passline.cli.common import console
+from passline.services.workspace import Workspace
+from passline.settings import Settings
+
+
+def _settings(ctx: typer.Context, **overrides: object) -> Settings:
+    opts = ctx.find_root().obj
+    return Settings.load(home=getattr(opts, "home", None), **overrides)
+
+
+def up(
+    ctx: typer.Context,
+    host: str = typer.Option(None, "--host", help="Default 127.0.0.1 (PASSLINE_HOST)."),
+    port: int = typer.Option(None, "--port", help="Default 8765 (PASSLINE_PORT)."),
+    workers: int = typer.Option(1, "--workers", help="Worker processes."),
+    get: str = typer.Option(None, "--get", help="Answer one GET for PATH in-process and exit."),
+    token: str = typer.Option(None, "--token", envvar="PASSLINE_TOKEN", help="Token for --get."),
+) -> None:
+    """Serve the REST API and the web UI (http://127.0.0.1:8765 by default)."""
+    settings = _settings(ctx, host=host, port=port)
+    if get:
+        _answer_once(settings, get, token)
+        return
+    import uvicorn
+
+    from passline.server.app import create_app
+
+    app = create_app(settings)
+    console.print(
+        f"Passline {settings.server_url}  (API {settings.server_url}/api/v1, "
+        f"docs {settings.server_url}/docs). Ctrl-C stops it."
+    )
+    if workers > 1:
+        raise typer.BadParameter(
+            "Several workers: run 'uvicorn passline.server.asgi:app "
+            "--workers N' (each worker opens the workspace itself)."
+        )
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+
+
+def _answer_once(settings: Settings, path: str, token: str | None) -> None:
+    from fastapi.testclient import TestClient
+
+    from passline.server.app import create_app
+
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with TestClient(create_app(settings)) as http:
+        response = http.get(path, headers=headers)
+    typer.echo(response.text)
+    if response.status_code >= 400:
+        raise typer.Exit(1)
+
+
+def init(ctx: typer.Context) -> None:
+    """Create (or upgrade) the workspace in PASSLINE_HOME."""
+    settings = _settings(ctx)
+    workspace = Workspace.open(settings)
+    actor = workspace.local_context("cli").actor
+    console.print(
+        f"Workspace {settings.home} ready (database {workspace.db.display_url}, "
+        f"artifacts {workspace.blobs.url}); you are {actor.name}, its admin."
+    )
+    workspace.close()
+
+
+def demo(ctx: typer.Context) -> None:
+    """Fill the workspace with the demo projects and print how to log in."""
+    from passline.demo import run_demo
+
+    settings = _settings(ctx)
+    workspace = Workspace.open(settings)
+    try:
+        summary = run_demo(workspace)
+    finally:
+        workspace.close()
+    summary.print(console, settings.server_url)
