@@ -2,7 +2,7 @@
 
 ::
 
-    PasslineError           exit 1   HTTP 500
+    PasslineError         exit 1   HTTP 500
     ├── InvalidInput      exit 2   HTTP 422   the caller sent something malformed
     ├── NotFound          exit 3   HTTP 404   an id, name or ref that does not exist
     ├── Conflict          exit 4   HTTP 409   a name already taken, a state that forbids it

@@ -15,6 +15,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,6 +141,19 @@ class ArtifactStore:
 
     def delete(self, digest: str) -> None:
         self._path(check_digest(digest)).unlink(missing_ok=True)
+
+    def sweep_spool(self, older_than_s: float = 24 * 3600) -> int:
+        """Remove spool files abandoned by killed writers; they were never visible."""
+        cutoff = time.time() - older_than_s
+        removed = 0
+        for stale in (self.root / "tmp").glob("put-*"):
+            try:
+                if stale.stat().st_mtime < cutoff:
+                    stale.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
 
 
 class FsspecArtifactStore(ArtifactStore):

@@ -53,7 +53,8 @@ app.command("demo")(server.demo)
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; a user error prints a message and an exit code, never a stack trace."""
     try:
-        app(args=argv, prog_name="passline", standalone_mode=False)
+        # Without standalone mode, click returns the code of a typer.Exit instead of raising.
+        result = app(args=argv, prog_name="passline", standalone_mode=False)
     except PasslineError as exc:
         err_console.print(f"[bold red]Error:[/bold red] {exc.message}", soft_wrap=True)
         if exc.hint:
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except KeyboardInterrupt:
         return 130
-    return 0
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":

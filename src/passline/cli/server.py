@@ -45,13 +45,20 @@ def up(
 
 
 def _answer_once(settings: Settings, path: str, token: str | None) -> None:
-    from fastapi.testclient import TestClient
+    """Datasette-style: run one request through the app without opening a socket."""
+    import asyncio
+
+    import httpx
 
     from passline.server.app import create_app
 
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    with TestClient(create_app(settings)) as http:
-        response = http.get(path, headers=headers)
+    async def fetch() -> httpx.Response:
+        transport = httpx.ASGITransport(app=create_app(settings))
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with httpx.AsyncClient(transport=transport, base_url="http://passline") as http:
+            return await http.get(path, headers=headers)
+
+    response = asyncio.run(fetch())
     typer.echo(response.text)
     if response.status_code >= 400:
         raise typer.Exit(1)

@@ -46,9 +46,9 @@ def connect(url: str | None = None, token: str | None = None, **settings: Any) -
         **settings: overrides of :class:`passline.settings.Settings` for embedded mode.
     """
     url = url or os.environ.get("PASSLINE_URL")
-    if url:
-        return Client(HttpTransport(url, token or os.environ.get("PASSLINE_TOKEN")))
     origin = settings.pop("origin", "sdk")
+    if url:
+        return Client(HttpTransport(url, token or os.environ.get("PASSLINE_TOKEN"), origin=origin))
     return Client(LocalTransport.open(origin=origin, **settings))
 
 

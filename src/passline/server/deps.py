@@ -34,7 +34,8 @@ def services_for(request: Request, origin: Origin) -> Services:
 
 def api_services(request: Request) -> Services:
     """FastAPI dependency for /api routes: a valid bearer token or UI session cookie."""
-    return services_for(request, "api")
+    claimed = request.headers.get("x-passline-origin")
+    return services_for(request, claimed if claimed in ("cli", "sdk") else "api")
 
 
 def ui_services(request: Request) -> Services:

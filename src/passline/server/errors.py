@@ -19,7 +19,8 @@ log = logging.getLogger("passline.server")
 
 
 def _wants_html(request: Request) -> bool:
-    return not request.url.path.startswith("/api/")
+    path = request.url.path
+    return not (path.startswith("/api/") or path == "/openapi.json")
 
 
 def _render(request: Request, status: int, body: dict[str, object]) -> Response:

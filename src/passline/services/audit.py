@@ -125,6 +125,8 @@ class AuditChain:
         for row in _rows_in_order(session):
             problem = "inserted" if row.seq > head.seq else None
             problem = problem or self._check_link(row, prev_seq, prev_hash)
+            if problem == "deleted":
+                return _failed(prev_seq + 1, problem, checked, prev_hash, row.seq - 1)
             if problem:
                 return _failed(row.seq, problem, checked, prev_hash)
             prev_seq, prev_hash, checked = row.seq, row.hash, checked + 1
@@ -170,7 +172,7 @@ def _rows_in_order(session: Session) -> Iterator[AuditEventRow]:
 _EXPLAIN = {
     "edited": "entry {seq} was changed after it was written (its hash no longer matches)",
     "inserted": "entry {seq} does not link to the entry before it (inserted or re-chained)",
-    "deleted": "entries before {seq} are missing (deleted)",
+    "deleted": "entries {seq} to {head} are missing (deleted)",
     "truncated": "entries from {seq} to {head} are missing at the end of the log (deleted)",
 }
 

@@ -41,6 +41,7 @@ class Workspace:
         workspace.db.check_connection()
         if migrate:
             workspace.migrate()
+        workspace.blobs.sweep_spool()
         return workspace
 
     def migrate(self) -> str:
