@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TransferSpeedColumn
 
 from passline.cli.common import JsonOption, client, console, emit, emit_json, err_console
 from passline.errors import IntegrityError
@@ -24,7 +26,27 @@ def put(
     as_json: bool = JsonOption,
 ) -> None:
     """Store a file in a project (streamed; the same bytes are stored once)."""
-    emit(client(ctx).put_artifact(project, path, name, media_type), as_json, COLUMNS)
+    total = path.stat().st_size if path.is_file() else None
+    with _bar(total) as (bar, task):
+        stored = client(ctx).put_artifact(
+            project, path, name, media_type, lambda n: bar.advance(task, n)
+        )
+    emit(stored, as_json, COLUMNS)
+
+
+@contextmanager
+def _bar(total: int | None) -> Iterator[tuple[Progress, TaskID]]:
+    """A transfer bar on stderr, shown only for files big enough to wait for."""
+    bar = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=err_console,
+        disable=(total or 0) < 32 * 1024 * 1024,
+    )
+    with bar:
+        yield bar, bar.add_task("Storing", total=total)
 
 
 @app.command("get")

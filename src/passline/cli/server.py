@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from passline.cli.common import console
+from passline.errors import InvalidInput
 from passline.services.workspace import Workspace
 from passline.settings import Settings
 
@@ -27,21 +28,35 @@ def up(
     if get:
         _answer_once(settings, get, token)
         return
+    _serve(settings, workers)
+
+
+def _serve(settings: Settings, workers: int) -> None:
+    import os
+
     import uvicorn
 
     from passline.server.app import create_app
 
-    app = create_app(settings)
+    if workers < 1:
+        raise InvalidInput(f"The '--workers' must be at least 1. Got {workers} instead.")
+    app = create_app(settings)  # opens and migrates once, before any worker starts
     console.print(
         f"Passline {settings.server_url}  (API {settings.server_url}/api/v1, "
         f"docs {settings.server_url}/docs). Ctrl-C stops it."
     )
-    if workers > 1:
-        raise typer.BadParameter(
-            "Several workers: run 'uvicorn passline.server.asgi:app "
-            "--workers N' (each worker opens the workspace itself)."
-        )
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    if workers == 1:
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+        return
+    # Worker processes rebuild the app from the environment, so pass the home along.
+    os.environ["PASSLINE_HOME"] = str(settings.home)
+    uvicorn.run(
+        "passline.server.asgi:app",
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_level="warning",
+    )
 
 
 def _answer_once(settings: Settings, path: str, token: str | None) -> None:

@@ -13,6 +13,7 @@ methods, return types and errors are the same.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -127,10 +128,21 @@ class Client:
 
     # artifacts
     def put_artifact(
-        self, project: str, path: str | Path, name: str | None = None, media_type: str | None = None
+        self,
+        project: str,
+        path: str | Path,
+        name: str | None = None,
+        media_type: str | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> Artifact:
-        """Store a file, streamed; the same bytes are stored once."""
-        result = self._transport.put_file(project, Path(path), name or Path(path).name, media_type)
+        """Store a file, streamed; the same bytes are stored once.
+
+        ``progress`` is called with the size of each chunk read, for progress bars.
+        """
+        source = Path(path)
+        result = self._transport.put_file(
+            project, source, name or source.name, media_type, progress
+        )
         return Artifact.model_validate(result)
 
     def download_artifact(self, artifact_id: str, dest: str | Path) -> Path:

@@ -10,9 +10,9 @@ import hashlib
 import os
 import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import quote
 
 import httpx
@@ -24,7 +24,9 @@ from passline.services.context import Origin
 from passline.services.workspace import Services, Workspace
 from passline.settings import Settings
 
-__all__ = ["HttpTransport", "LocalTransport", "Transport"]
+__all__ = ["HttpTransport", "LocalTransport", "Progress", "Transport"]
+
+Progress = Callable[[int], None] | None
 
 
 class Transport(ABC):
@@ -33,8 +35,10 @@ class Transport(ABC):
         """Run operation ``op`` of :data:`OPERATIONS` with ``params``; return its result."""
 
     @abstractmethod
-    def put_file(self, project: str, path: Path, name: str, media_type: str | None) -> Any:
-        """Stream a file into the project's artifacts."""
+    def put_file(
+        self, project: str, path: Path, name: str, media_type: str | None, progress: Progress
+    ) -> Any:
+        """Stream a file into the project's artifacts, calling ``progress(bytes)`` per chunk."""
 
     @abstractmethod
     def download(self, artifact_id: str, dest: Path) -> Path:
@@ -60,8 +64,14 @@ class LocalTransport(Transport):
         method = getattr(getattr(self.services, operation.service), operation.method)
         return method(**params)
 
-    def put_file(self, project: str, path: Path, name: str, media_type: str | None) -> Any:
-        return self.services.artifacts.put_file(project, path, name, media_type)
+    def put_file(
+        self, project: str, path: Path, name: str, media_type: str | None, progress: Progress
+    ) -> Any:
+        if not path.is_file():
+            raise InvalidInput(f"{path} is not a readable file.", hint="Check the path.")
+        with path.open("rb") as stream:
+            reader = _CountingReader(stream, progress)
+            return self.services.artifacts.put_stream(project, reader, name, media_type)
 
     def download(self, artifact_id: str, dest: Path) -> Path:
         return self.services.artifacts.get_to(artifact_id, dest)
@@ -110,7 +120,9 @@ class HttpTransport(Transport):
         _raise_for_error(response)
         return response
 
-    def put_file(self, project: str, path: Path, name: str, media_type: str | None) -> Any:
+    def put_file(
+        self, project: str, path: Path, name: str, media_type: str | None, progress: Progress
+    ) -> Any:
         if not path.is_file():
             raise InvalidInput(f"{path} is not a readable file.", hint="Check the path.")
         params = {"name": name, **({"media_type": media_type} if media_type else {})}
@@ -173,6 +185,20 @@ class _PathArgs(dict):  # type: ignore[type-arg]
 
     def __missing__(self, key: str) -> str:
         return quote(str(self._params.pop(key)), safe="")
+
+
+class _CountingReader:
+    """A read-only file wrapper that reports how many bytes went through it."""
+
+    def __init__(self, stream: BinaryIO, progress: Progress) -> None:
+        self._stream = stream
+        self._progress = progress
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._stream.read(size)
+        if self._progress and chunk:
+            self._progress(len(chunk))
+        return chunk
 
 
 def _chunks(stream: Any) -> Iterator[bytes]:
