@@ -32,7 +32,8 @@ def test_workspace_made_by_schema_0001_upgrades_and_keeps_its_data(tmp_path: Pat
     svc = workspace.services(workspace.local_context("cli"))
     assert [p.name for p in svc.projects.list()] == ["legacy"]
     assert {m.user: m.role for m in svc.projects.members("legacy")} == {
-        "alice": "contributor", "root": "admin"
+        "alice": "contributor",
+        "root": "admin",
     }
     token = svc.identity.list_tokens(user="alice")[0]
     assert token.name == "old" and token.last_used_at is None
@@ -49,16 +50,24 @@ def test_upgrade_from_0001_on_each_backend(any_settings: Settings) -> None:
     database = Database(any_settings)
     migrations.upgrade(database.write_engine, "0001")
     with database.write_engine.begin() as conn:
-        conn.execute(text(
-            "INSERT INTO users VALUES ('usr_1', 'u', 'U', 'user', false, false, CURRENT_TIMESTAMP)"
-        ))
-    assert "last_used_at" not in {c["name"] for c in inspect(database.write_engine).get_columns("tokens")}
+        conn.execute(
+            text(
+                "INSERT INTO users VALUES"
+                " ('usr_1', 'u', 'U', 'user', false, false, CURRENT_TIMESTAMP)"
+            )
+        )
+    assert "last_used_at" not in {
+        c["name"] for c in inspect(database.write_engine).get_columns("tokens")
+    }
     database.dispose()
     workspace = Workspace.open(any_settings)
     columns = {c["name"] for c in inspect(workspace.db.write_engine).get_columns("tokens")}
     assert "last_used_at" in columns
-    assert [u.name for u in workspace.services(workspace.local_context()).identity.list_users()
-            if u.name == "u"] == ["u"]
+    assert [
+        u.name
+        for u in workspace.services(workspace.local_context()).identity.list_users()
+        if u.name == "u"
+    ] == ["u"]
     workspace.close()
 
 

@@ -32,7 +32,8 @@ ROWS = [
     "INSERT INTO tokens VALUES ('tok_A', 'usr_B', 'old', :h, :t, '2099-01-01 00:00:00', NULL)",
     "INSERT INTO lineage_nodes VALUES ('project:legacy', 'project', 'legacy', 'prj_A', :t)",
     "INSERT INTO lineage_nodes VALUES ('source:erp', 'source', 'ERP', 'prj_A', :t)",
-    "INSERT INTO lineage_edges VALUES ('edg_A', 'source:erp', 'project:legacy', 'feeds', 'root', :t)",
+    "INSERT INTO lineage_edges VALUES"
+    " ('edg_A', 'source:erp', 'project:legacy', 'feeds', 'root', :t)",
 ]
 AUDIT = [
     ("user.bootstrap", "user:root", None, {}),
@@ -59,15 +60,40 @@ def build() -> None:
 def _write_audit(conn) -> None:  # type: ignore[no-untyped-def]
     chain, prev = AuditChain(KEY.encode()), GENESIS
     for seq, (action, ref, project, changes) in enumerate(AUDIT, start=1):
-        row = AuditEventRow(seq=seq, at=f"2026-01-15T09:30:0{seq}.000000Z", actor="root",
-                            action=action, object_ref=ref, project=project, origin="cli",
-                            client=None, changes=canonical_changes(changes), prev_hash=prev)
+        row = AuditEventRow(
+            seq=seq,
+            at=f"2026-01-15T09:30:0{seq}.000000Z",
+            actor="root",
+            action=action,
+            object_ref=ref,
+            project=project,
+            origin="cli",
+            client=None,
+            changes=canonical_changes(changes),
+            prev_hash=prev,
+        )
         row.hash = chain.entry_hash(row)
         conn.execute(
-            text("INSERT INTO audit_events VALUES (:seq, :at, :actor, :action, :object_ref,"
-                 " :project, :origin, :client, :changes, :prev_hash, :hash)"),
-            {c: getattr(row, c) for c in ("seq", "at", "actor", "action", "object_ref", "project",
-                                          "origin", "client", "changes", "prev_hash", "hash")},
+            text(
+                "INSERT INTO audit_events VALUES (:seq, :at, :actor, :action, :object_ref,"
+                " :project, :origin, :client, :changes, :prev_hash, :hash)"
+            ),
+            {
+                c: getattr(row, c)
+                for c in (
+                    "seq",
+                    "at",
+                    "actor",
+                    "action",
+                    "object_ref",
+                    "project",
+                    "origin",
+                    "client",
+                    "changes",
+                    "prev_hash",
+                    "hash",
+                )
+            },
         )
         prev = row.hash
     conn.execute(text("UPDATE audit_head SET seq = :s, hash = :h"), {"s": len(AUDIT), "h": prev})

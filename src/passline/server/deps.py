@@ -28,6 +28,7 @@ def _presented_token(request: Request) -> str | None:
 def services_for(request: Request, origin: Origin) -> Services:
     workspace = workspace_of(request)
     actor = authenticate(workspace, _presented_token(request))
+    request.state.user = actor.name
     client = request.client.host if request.client else None
     return workspace.services(CallContext(actor, origin, client))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from urllib.parse import quote
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -26,17 +26,18 @@ def _wants_html(request: Request) -> bool:
 def _render(request: Request, status: int, body: dict[str, object]) -> Response:
     if _wants_html(request):
         templates = request.app.state.templates
-        return templates.TemplateResponse(
-            request, "error.html", {"error": body, "status": status}, status_code=status
-        )
+        # The caller is known when the error came after authentication (403, 404...).
+        context = {"error": body, "status": status, "user": getattr(request.state, "user", None)}
+        return templates.TemplateResponse(request, "error.html", context, status_code=status)
     return JSONResponse(body, status_code=status)
 
 
 async def _passline_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, PasslineError)  # registered for this type only
     if isinstance(exc, Unauthenticated) and _wants_html(request):
-        target = quote(str(request.url.path), safe="/")
-        return RedirectResponse(f"/login?next={target}", status_code=303)
+        query = request.url.query
+        target = request.url.path + (f"?{query}" if query else "")
+        return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
     response = _render(request, exc.http_status, exc.to_dict())
     if isinstance(exc, Unauthenticated):
         response.headers["WWW-Authenticate"] = "Bearer"

@@ -11,19 +11,21 @@ Pure: no I/O, no templates, so it is unit-tested on its own.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from passline.core.entities import LineageEdge, LineageGraph, LineageNode
 
 __all__ = ["Box", "Column", "EdgePath", "Layout", "layout"]
 
-BOX_W = 210
+BOX_W = 200
 BOX_H = 52
-COL_GAP = 130  # room for an edge label between two columns
+COL_GAP = 112  # room for an edge label between two columns
 ROW_GAP = 22
 MARGIN = 24
 HEADER = 26  # column captions above the boxes
-LABEL_CHARS = 27  # what fits in BOX_W at the template's font size
+LABEL_CHARS = 24  # what fits in BOX_W at the template's font size
+EDGE_CHAR_W = 6.6  # average glyph width of an edge label (11px sans-serif), generous
+EDGE_LABEL_H = 14
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,12 @@ class EdgePath:
     label_x: float
     label_y: float
 
+    @property
+    def label_box(self) -> tuple[float, float, float, float]:
+        """The label's (left, top, right, bottom); (label_x, label_y) is its baseline centre."""
+        half = len(self.type) * EDGE_CHAR_W / 2
+        return (self.label_x - half, self.label_y - EDGE_LABEL_H, self.label_x + half, self.label_y)
+
 
 @dataclass(frozen=True, slots=True)
 class Layout:
@@ -97,15 +105,18 @@ def layout(graph: LineageGraph) -> Layout:
     for index, depth in enumerate(sorted(ordered)):
         boxes.extend(_place_column(ordered[depth], index, tallest, graph.root))
     by_ref = {b.ref: b for b in boxes}
-    edges = [
-        _route(e, by_ref[e.src], by_ref[e.dst])
-        for e in graph.edges
-        if e.src in by_ref and e.dst in by_ref
-    ]
+    edges = _separate_labels(
+        [
+            _route(e, by_ref[e.src], by_ref[e.dst])
+            for e in graph.edges
+            if {e.src, e.dst} <= by_ref.keys()
+        ]
+    )
     width = 2 * MARGIN + len(ordered) * (BOX_W + COL_GAP) - (COL_GAP if ordered else 0)
+    height = HEADER + 2 * MARGIN + max(tallest * (BOX_H + ROW_GAP) - ROW_GAP, 0)
     return Layout(
         width=width + (COL_GAP if _any_loop(boxes, edges) else 0),
-        height=HEADER + 2 * MARGIN + max(tallest * (BOX_H + ROW_GAP) - ROW_GAP, 0),
+        height=max([height] + [e.label_y + MARGIN / 2 for e in edges]),
         columns=[_column(d, i) for i, d in enumerate(sorted(ordered))],
         boxes=boxes,
         edges=edges,
@@ -189,6 +200,7 @@ def _route(edge: LineageEdge, src: Box, dst: Box) -> EdgePath:
         points = _loop(src, dst)
     (x0, y0), (x1, y1), (x2, y2), (x3, y3) = points
     label_x, label_y = _bezier_mid(points)
+    label_y -= 4  # sit just above the curve, not on it
     return EdgePath(
         id=edge.id,
         src=edge.src,
@@ -239,6 +251,22 @@ def _loop(src: Box, dst: Box) -> Curve:
 def _bezier_mid(points: Curve) -> Point:
     (x0, y0), (x1, y1), (x2, y2), (x3, y3) = points
     return (x0 + 3 * x1 + 3 * x2 + x3) / 8, (y0 + 3 * y1 + 3 * y2 + y3) / 8
+
+
+def _separate_labels(edges: list[EdgePath]) -> list[EdgePath]:
+    # Edges converging on one node put their midpoints close together; push each label
+    # down until it clears the ones already placed, so no two labels print over each other.
+    placed: list[EdgePath] = []
+    for edge in sorted(edges, key=lambda e: (e.label_y, e.label_x)):
+        while any(_collide(edge.label_box, other.label_box) for other in placed):
+            edge = replace(edge, label_y=edge.label_y + EDGE_LABEL_H / 2)
+        placed.append(edge)
+    order = {e.id: i for i, e in enumerate(edges)}
+    return sorted(placed, key=lambda e: order[e.id])
+
+
+def _collide(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def _any_loop(boxes: list[Box], edges: list[EdgePath]) -> bool:

@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from passline.errors import InvalidInput, Unauthenticated
+from passline.errors import InvalidInput, PermissionDenied, Unauthenticated
 from passline.server.deps import COOKIE, ui_services, workspace_of
 from passline.server.graph_layout import layout
 from passline.services.identity import authenticate
@@ -142,14 +142,18 @@ def login_form(request: Request, next: str = "/") -> HTMLResponse:
 def login(request: Request, token: str = Form(...), next: str = Form("/")) -> Response:
     try:
         authenticate(workspace_of(request), token)
-    except Unauthenticated as exc:
+    except (Unauthenticated, PermissionDenied) as exc:  # bad token, or a disabled user
         page = _page(request, "login.html", None, next=next, error=str(exc))
-        page.status_code = 401
+        page.status_code = exc.http_status
         return page
-    target = next if next.startswith("/") and not next.startswith("//") else "/"
-    response = RedirectResponse(target, status_code=303)
+    response = RedirectResponse(_local(next), status_code=303)
     response.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict")
     return response
+
+
+def _local(target: str) -> str:
+    # Only paths on this site: browsers read "//host" and "/\\host" as another host.
+    return target if target.startswith("/") and target[1:2] not in ("/", "\\") else "/"
 
 
 @router.post("/logout")

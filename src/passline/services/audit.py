@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import secrets
 from collections.abc import Iterator
 from datetime import datetime
@@ -45,15 +46,24 @@ def load_audit_key(settings: Settings) -> bytes:
         return settings.audit_key.encode()
     path = Path(settings.home) / "audit.key"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(secrets.token_hex(32))
-        tmp.chmod(0o600)
-        try:
-            tmp.rename(path) if not path.exists() else tmp.unlink()
-        except FileExistsError:
-            tmp.unlink(missing_ok=True)
+        _create_key_file(path)
     return path.read_text().strip().encode()
+
+
+def _create_key_file(path: Path) -> None:
+    # Several processes may open a new workspace at once: each writes its own temporary
+    # file and hard-links it into place; link() fails if another won, and all read its key.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".audit.key.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(secrets.token_hex(32))
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
 
 
 def canonical_changes(changes: dict[str, Any]) -> str:

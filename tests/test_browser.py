@@ -1,0 +1,204 @@
+"""The UI in a real browser: a uvicorn server on a socket, driven by headless Chromium.
+
+Uses Debian's Chromium through Playwright (``playwright install`` cannot download browsers
+on a closed network). Saves a full-page screenshot of each page under
+``test-artifacts/screenshots/`` so that a person can look at what was tested.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+import uvicorn
+
+from passline.demo import DemoSummary, run_demo
+from passline.server.app import create_app
+from passline.server.ui import BLOCKS
+from passline.services.workspace import Workspace
+from passline.settings import Settings
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+pytestmark = [pytest.mark.browser, pytest.mark.serial]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
+
+
+@dataclass
+class LiveServer:
+    url: str
+    demo: DemoSummary
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until_healthy(url: str, thread: threading.Thread, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not thread.is_alive():
+            pytest.fail("The uvicorn server thread stopped before it answered.")
+        try:
+            if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    pytest.fail(f"The server at {url} did not answer /api/v1/health within {timeout}s.")
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """A demo workspace served by uvicorn on a free local port, in a background thread."""
+    workspace = Workspace.open(Settings(home=tmp_path / "home"))
+    demo = run_demo(workspace)
+    port = _free_port()
+    config = uvicorn.Config(
+        create_app(workspace=workspace), host="127.0.0.1", port=port, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_healthy(url, thread)
+        yield LiveServer(url, demo)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        workspace.close()
+
+
+@pytest.fixture
+def chromium_path() -> str:
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing; install Debian's chromium (scripts/ensure-chromium.sh)."
+        if os.environ.get("PASSLINE_REQUIRE_BROWSER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return str(CHROMIUM)
+
+
+@pytest.fixture
+def page(chromium_path: str) -> Iterator[Page]:
+    """A fresh page in headless Chromium (no network beyond the local server)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1360, "height": 900})
+        try:
+            yield context.new_page()
+        finally:
+            context.close()
+            browser.close()
+
+
+def screenshot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def log_in(page: Page, server: LiveServer) -> None:
+    page.goto(f"{server.url}/")
+    assert "/login" in page.url  # no session yet: sent to the login form
+    screenshot(page, "login")
+    page.fill("input[name=token]", server.demo.token)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server.url}/")
+
+
+def test_every_page_in_a_real_browser(live_server: LiveServer, page: Page) -> None:
+    from playwright.sync_api import expect
+
+    server = live_server
+    log_in(page, server)
+
+    expect(page.locator("h1")).to_have_text("Projects")
+    for name in ("retail-demand", "fraud-detection", "hr-assistant"):
+        expect(page.get_by_role("link", name=name)).to_be_visible()
+    expect(page.get_by_text(f"Signed in as {server.demo.admin}")).to_be_visible()
+    screenshot(page, "projects")
+
+    page.get_by_role("link", name="retail-demand").click()
+    expect(page.locator("h1")).to_have_text("retail-demand")
+    expect(page.get_by_role("cell", name="demand_features.csv")).to_be_visible()
+    expect(page.get_by_role("cell", name="contributor")).to_be_visible()
+    screenshot(page, "project")
+
+    features = next(a for a in server.demo.artifacts if a.name == "demand_features.csv")
+    page.goto(f"{server.url}/lineage?ref={features.ref}&direction=both&depth=5")
+    svg = page.locator("svg.graph")
+    expect(svg).to_be_visible()
+    for label in ("demand_features.csv", "erp_sales_2026w1-8.csv", "ERP sales (PostgreSQL)"):
+        expect(svg.get_by_text(label, exact=True)).to_be_visible()
+    expect(svg.locator("path.edge")).to_have_count(4)
+    screenshot(page, "lineage")
+
+    # Clicking a box re-centres the graph on it.
+    svg.get_by_text("Inventory CSV drop", exact=True).click()
+    page.wait_for_url("**/lineage?ref=source%3Ainventory-sftp*")
+    expect(page.locator("svg.graph").get_by_text("demand_features.csv", exact=True)).to_be_visible()
+
+    page.goto(f"{server.url}/audit")
+    page.fill("input[name=action]", "lineage.")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url("**/audit?*action=lineage.*")
+    rows = page.locator("table.audit tbody tr")
+    expect(rows.first).to_contain_text("lineage.")
+    actions = page.locator("table.audit tbody tr td:nth-child(4)").all_inner_texts()
+    assert actions and all(a.startswith("lineage.") for a in actions), actions
+    page.get_by_role("button", name="Verify chain").click()
+    expect(page.locator("#verification")).to_contain_text("Audit chain intact")
+    screenshot(page, "audit-verify")
+    page.goto(f"{server.url}/audit?action=lineage.")
+    screenshot(page, "audit")
+
+    for slug, (title, _purpose) in BLOCKS.items():
+        page.get_by_role("navigation").get_by_role("link", name=title, exact=True).click()
+        page.wait_for_url(f"{server.url}/{slug}")
+        expect(page.locator("h1")).to_have_text(title)
+        expect(page.get_by_text("This block is not built yet.")).to_be_visible()
+        screenshot(page, f"block-{slug}")
+
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url("**/login")
+
+
+def test_a_bad_token_is_refused_in_the_browser(live_server: LiveServer, page: Page) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(f"{live_server.url}/login")
+    page.fill("input[name=token]", "tok_nope.not-a-secret")
+    page.click("button[type=submit]")
+    expect(page.get_by_role("alert")).to_contain_text("The API token is invalid.")
+
+
+def test_an_unknown_lineage_ref_shows_the_error_page(live_server: LiveServer, page: Page) -> None:
+    from playwright.sync_api import expect
+
+    log_in(page, live_server)
+    response = page.goto(f"{live_server.url}/lineage?ref=artifact:art_nope")
+    assert response is not None and response.status == 404
+    expect(page.get_by_role("alert")).to_contain_text("No object 'artifact:art_nope'")
+    screenshot(page, "error-404")
