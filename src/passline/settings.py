@@ -41,6 +41,13 @@ class Settings(BaseSettings):
         default=None, description="HMAC key of the audit chain; a file in the home when unset."
     )
     log_level: str = "INFO"
+    memory_budget_mb: int = Field(
+        default=512, ge=16, description="Memory an ingest may use for its batches and buffers."
+    )
+    secrets_file: Path | None = Field(
+        default=None,
+        description="TOML file of named secrets; $PASSLINE_HOME/secrets.toml when unset.",
+    )
 
     @field_validator("home", mode="after")
     @classmethod

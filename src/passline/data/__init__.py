@@ -1,0 +1,1 @@
+"""The data block: connectors, immutable dataset versions, profiles, quality, sensitivity."""
