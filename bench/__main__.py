@@ -1,0 +1,79 @@
+"""``python -m bench [--quick] [--only NAME]``: run the benchmarks, print, save JSON."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from bench import artifacts, metadata, report
+from bench.workspaces import scrub_passline_env
+
+POSTGRES_ENV = "PASSLINE_BENCH_POSTGRES_URL"
+
+# A benchmark takes (quick, console) and returns its table and its JSON payload.
+Benchmark = Callable[[bool, Console], tuple[Table, dict[str, Any]]]
+
+
+def run_metadata(quick: bool, console: Console) -> tuple[Table, dict[str, Any]]:
+    params = metadata.QUICK if quick else metadata.FULL
+    result = metadata.run(params, os.environ.get(POSTGRES_ENV), console)
+    return report.metadata_table(result), result.to_json()
+
+
+def run_artifacts(quick: bool, console: Console) -> tuple[Table, dict[str, Any]]:
+    params = artifacts.QUICK if quick else artifacts.FULL
+    result = artifacts.run(params, console)
+    return report.artifacts_table(result), result.to_json()
+
+
+BENCHMARKS: dict[str, Benchmark] = {"metadata": run_metadata, "artifacts": run_artifacts}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes (a smoke run of a minute or so)"
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=sorted(BENCHMARKS),
+        metavar="NAME",
+        help=f"run only this benchmark (repeatable): {', '.join(BENCHMARKS)}",
+    )
+    parser.add_argument(
+        "--results-dir", type=Path, default=report.RESULTS_DIR, help="where JSON files go"
+    )
+    return parser.parse_args(argv)
+
+
+def run_one(name: str, args: argparse.Namespace, console: Console) -> None:
+    started = datetime.now(UTC)
+    table, payload = BENCHMARKS[name](args.quick, console)
+    console.print(table)
+    saved_as = f"{name}-quick" if args.quick else name
+    payload = {"quick": args.quick, **payload}
+    for path in report.write_results(saved_as, payload, started, args.results_dir):
+        console.print(f"wrote {path}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    scrub_passline_env()
+    # Piped output (make, CI logs) would otherwise wrap the tables at 80 columns.
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    for name in args.only or list(BENCHMARKS):
+        run_one(name, args, console)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
