@@ -34,7 +34,7 @@ def test_every_other_route_needs_a_token(app_client: TestClient) -> None:
         response = app_client.request(method, path)
         assert response.status_code == 401, (method, path, response.status_code)
     docs = app_client.get("/docs", follow_redirects=False)
-    assert docs.status_code == 303 and docs.headers["location"] == "/login?next=/docs"
+    assert docs.status_code == 303 and docs.headers["location"] == "/login?next=%2Fdocs"
     response = app_client.get("/api/v1/projects")
     assert response.headers["www-authenticate"] == "Bearer"
     assert response.json()["code"] == "unauthenticated"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import signal
@@ -138,3 +139,30 @@ def test_fsspec_store_keeps_the_contract(tmp_path: Path) -> None:
     assert not store.put_file(source).created
     store.delete(info.digest)
     assert not store.exists(info.digest)
+
+
+def test_http_download_of_an_altered_blob_never_completes(
+    admin: Services, workspace: Workspace, tmp_path: Path, admin_token: str
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from passline.server.app import create_app
+
+    admin.projects.create("p")
+    source = tmp_path / "big.bin"
+    source.write_bytes(os.urandom(3 * 1024 * 1024))
+    artifact = admin.artifacts.put_file("p", source)
+    blob = blob_files(workspace.settings.home / "artifacts")[0]
+    data = bytearray(blob.read_bytes())
+    data[10] ^= 0xFF  # same size, one byte flipped
+    blob.write_bytes(bytes(data))
+    with TestClient(create_app(workspace=workspace), raise_server_exceptions=False) as http:
+        received = b""
+        headers = {"Authorization": f"Bearer {admin_token}"}
+        # A real server aborts the connection; the in-process client just sees the body end.
+        with contextlib.suppress(Exception):
+            url = f"/api/v1/artifacts/{artifact.id}/content"
+            with http.stream("GET", url, headers=headers) as response:
+                for chunk in response.iter_bytes():
+                    received += chunk
+        assert len(received) < artifact.size

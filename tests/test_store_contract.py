@@ -182,3 +182,27 @@ def test_audit_visibility_is_per_project(any_workspace: Workspace, root: Service
     assert {e.project for e in carol.audit.log()} == {"a"}
     with pytest.raises(PermissionDenied):
         carol.audit.verify()
+
+
+def test_a_batch_that_closes_a_cycle_stores_nothing(root: Services) -> None:
+    _chain(root)
+    root.lineage.register("run:r2", "r2", "lin")
+    batch = [
+        {"src": "model_version:m1", "dst": "run:r2", "type": "evaluated_by"},
+        {"src": "run:r2", "dst": "dataset:sales", "type": "feeds"},
+    ]
+    with pytest.raises(Conflict, match="cycle"):
+        root.lineage.link_many(batch)
+    assert root.lineage.graph("run:r2", "both").edges == []
+
+
+def test_batched_links_are_idempotent_and_checked_once_per_project(root: Services) -> None:
+    root.projects.create("fan")
+    for i in range(50):
+        root.lineage.register(f"source:s{i}", f"s{i}", "fan")
+    root.lineage.register("dataset:all", "all", "fan")
+    batch = [{"src": f"source:s{i}", "dst": "dataset:all", "type": "feeds"} for i in range(50)]
+    first = root.lineage.link_many(batch)
+    again = root.lineage.link_many(batch)
+    assert [e.id for e in first] == [e.id for e in again]
+    assert len(root.lineage.graph("dataset:all", "up").nodes) == 51

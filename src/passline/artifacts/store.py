@@ -17,6 +17,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
@@ -26,6 +27,7 @@ from passline.errors import IntegrityError, InvalidInput, MissingExtra, NotFound
 __all__ = ["ArtifactStore", "BlobInfo", "CHUNK_SIZE", "open_store"]
 
 CHUNK_SIZE = 1024 * 1024
+_PARALLEL_HASH_MIN = 256 * 1024
 _HEX = frozenset("0123456789abcdef")
 
 
@@ -103,18 +105,24 @@ class ArtifactStore:
             raise _missing(digest) from None
 
     def iter_verified(self, digest: str, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
-        """Yield the blob's bytes; raise :class:`IntegrityError` at the end if they are wrong.
+        """Yield the blob's bytes, holding back the last chunk until the hash is checked.
 
-        The caller must not treat what it received as valid until the iterator is exhausted.
+        A damaged blob raises :class:`IntegrityError` before its last chunk is yielded, so a
+        consumer (an HTTP response with a Content-Length) never receives it whole.
         """
         digest = check_digest(digest)
         hasher = hashlib.sha256()
+        held: bytes | None = None
         with self.open(digest) as stream:
             while chunk := stream.read(chunk_size):
                 hasher.update(chunk)
-                yield chunk
+                if held is not None:
+                    yield held
+                held = chunk
         if hasher.hexdigest() != digest:
             raise _corrupt(digest)
+        if held is not None:
+            yield held
 
     def verify(self, digest: str) -> bool:
         """True when the stored bytes hash to their address."""
@@ -134,6 +142,8 @@ class ArtifactStore:
             with os.fdopen(fd, "wb") as out:
                 for chunk in self.iter_verified(digest):
                     out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
             os.replace(tmp_name, target)
         finally:
             Path(tmp_name).unlink(missing_ok=True)
@@ -214,21 +224,53 @@ class BlobWriter:
         self._file = os.fdopen(fd, "wb")
         self._path = Path(name)
         self._hasher = hashlib.sha256()
+        self._hashing: Future[None] | None = None
+        self._pool: ThreadPoolExecutor | None = None
         self.size = 0
 
     def write(self, chunk: bytes) -> None:
-        self._hasher.update(chunk)
+        # hashlib and file writes both release the GIL on large buffers: hashing chunk i on
+        # a helper thread while this one writes it takes a put from (hash + write) towards
+        # max(hash, write). Updates stay in order: each waits for the one before.
+        self._wait()
+        if len(chunk) >= _PARALLEL_HASH_MIN:
+            self._pool = self._pool or ThreadPoolExecutor(1, thread_name_prefix="passline-hash")
+            self._hashing = self._pool.submit(self._hasher.update, chunk)
+        else:
+            self._hasher.update(chunk)
         self._file.write(chunk)
         self.size += len(chunk)
 
+    def _wait(self) -> None:
+        if self._hashing is not None:
+            self._hashing.result()
+            self._hashing = None
+
     def commit(self) -> BlobInfo:
+        digest, path = self.finish_spool()
+        return self._store._commit(path, digest, self.size)
+
+    def finish_spool(self) -> tuple[str, Path]:
+        """Close the spool and return its digest and path without storing it (the caller
+        transforms it, e.g. encrypts it, and stores the result; ``abort`` removes it)."""
+        self._wait()
+        self._stop_pool()
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
-        return self._store._commit(self._path, self._hasher.hexdigest(), self.size)
+        return self._hasher.hexdigest(), self._path
+
+    def _stop_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def abort(self) -> None:
         """Drop the spool; safe to call after commit (it is then a no-op)."""
+        if self._hashing is not None and not self._hashing.cancel():
+            self._hashing.result()
+        self._hashing = None
+        self._stop_pool()
         if not self._file.closed:
             self._file.close()
         self._path.unlink(missing_ok=True)

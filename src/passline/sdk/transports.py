@@ -12,7 +12,7 @@ import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote
 
 import httpx
@@ -21,8 +21,9 @@ from passline.artifacts.store import CHUNK_SIZE
 from passline.errors import IntegrityError, InvalidInput, PasslineError, Unavailable, error_for_code
 from passline.sdk.operations import OPERATIONS
 from passline.services.context import Origin
-from passline.services.workspace import Services, Workspace
-from passline.settings import Settings
+
+if TYPE_CHECKING:
+    from passline.services.workspace import Services
 
 __all__ = ["HttpTransport", "LocalTransport", "Progress", "Transport"]
 
@@ -56,6 +57,10 @@ class LocalTransport(Transport):
 
     @classmethod
     def open(cls, origin: Origin = "sdk", **settings: Any) -> LocalTransport:
+        # Imported here: an HTTP-only client should not load SQLAlchemy and the services.
+        from passline.services.workspace import Workspace
+        from passline.settings import Settings
+
         workspace = Workspace.open(Settings.load(**settings))
         return cls(workspace.services(workspace.local_context(origin)))
 
@@ -142,6 +147,8 @@ class HttpTransport(Transport):
         try:
             with os.fdopen(fd, "wb") as out:
                 expected, actual = self._stream_to(artifact_id, out)
+                out.flush()
+                os.fsync(out.fileno())
             if expected != actual:
                 raise IntegrityError(
                     f"Artifact {artifact_id} arrived with SHA-256 {actual[:12]}, "

@@ -132,6 +132,10 @@ def _server_engine(url: str, settings: Settings) -> Engine:
             pool_size=settings.pool_size,
             max_overflow=settings.pool_size * 2,
             pool_pre_ping=True,
+            # psycopg prepares a statement after 5 runs and PostgreSQL may then keep a generic
+            # plan made while a table was empty (a full scan of lineage_edges per walk, seen in
+            # bench/). Custom plans cost a little planning and never go stale.
+            connect_args={"prepare_threshold": None} if "psycopg" in url else {},
         )
     except ModuleNotFoundError as exc:
         raise MissingExtra.for_extra("postgres", f"The database URL {redact_url(url)}") from exc

@@ -47,8 +47,12 @@ def get_artifact(artifact_id: str, svc: Services = Depends(api_services)) -> Art
 
 @router.get("/artifacts/{artifact_id}/content")
 def artifact_content(artifact_id: str, svc: Services = Depends(api_services)) -> StreamingResponse:
-    """The bytes, checked against their SHA-256 before the first byte is sent."""
-    artifact = svc.artifacts.get_verified(artifact_id)
+    """The bytes, streamed once: size checked up front, SHA-256 while streaming.
+
+    A blob altered on disk fails its hash before the last chunk is sent, so the response
+    ends short of its Content-Length and no client takes it for complete.
+    """
+    artifact = svc.artifacts.get_verified(artifact_id, full=False)
     return StreamingResponse(
         svc.workspace.blobs.iter_verified(artifact.digest),
         media_type=artifact.media_type,
