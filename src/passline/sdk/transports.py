@@ -93,16 +93,17 @@ class HttpTransport(Transport):
         url: str,
         token: str | None,
         *,
+        origin: Origin = "sdk",
         timeout: float = 60.0,
         client: httpx.Client | None = None,
     ) -> None:
         self.base_url = url.rstrip("/")
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = client or httpx.Client(
-            base_url=self.base_url, headers=headers, timeout=timeout
-        )
-        if client is not None and token:
-            self._http.headers["Authorization"] = f"Bearer {token}"
+        # The origin header only labels audit entries (cli or sdk); auth rests on the token.
+        headers = {"X-Passline-Origin": origin}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self._http = client or httpx.Client(base_url=self.base_url, timeout=timeout)
+        self._http.headers.update(headers)
 
     def call(self, op: str, params: dict[str, Any]) -> Any:
         operation = OPERATIONS[op]
