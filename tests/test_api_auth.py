@@ -81,7 +81,10 @@ def test_missing_role_is_403_and_names_it(app_client: TestClient, admin: Service
         headers=bearer(token),
     )
     assert response.status_code == 403
-    assert "needs the 'contributor' role and has 'viewer'" in response.json()["message"]
+    assert (
+        "needs the 'contributor' role in project 'fraud' to store artifacts, and has 'viewer'"
+        in response.json()["message"]
+    )
     assert app_client.get("/api/v1/projects/fraud", headers=bearer(token)).status_code == 200
     response = app_client.post("/api/v1/users", json={"name": "z"}, headers=bearer(token))
     assert response.status_code == 403

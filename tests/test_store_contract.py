@@ -43,7 +43,10 @@ def test_members_and_roles_are_enforced(any_workspace: Workspace, root: Services
     alice, eve = services_as(any_workspace, "alice"), services_as(any_workspace, "eve")
     assert [p.name for p in alice.projects.list()] == ["fraud"]
     assert eve.projects.list() == []
-    with pytest.raises(PermissionDenied, match="needs the 'contributor' role and has 'viewer'"):
+    with pytest.raises(
+        PermissionDenied,
+        match="'contributor' role in project 'fraud' to store artifacts, and has 'viewer'",
+    ):
         alice.artifacts.put_stream("fraud", io.BytesIO(b"x"), "x.bin")
     with pytest.raises(PermissionDenied, match="is not a member"):
         eve.projects.get("fraud")
@@ -206,3 +209,41 @@ def test_batched_links_are_idempotent_and_checked_once_per_project(root: Service
     again = root.lineage.link_many(batch)
     assert [e.id for e in first] == [e.id for e in again]
     assert len(root.lineage.graph("dataset:all", "up").nodes) == 51
+
+
+def test_lineage_hides_other_projects_objects(any_workspace: Workspace, root: Services) -> None:
+    root.projects.create("churn")
+    root.projects.create("secret")
+    root.identity.create_user("carol")
+    root.projects.add_member("churn", "carol", "viewer")
+    root.lineage.register("dataset:mine", "mine", "churn")
+    root.lineage.register("run:hidden", "hidden run", "secret")
+    root.lineage.register("model_version:beyond", "beyond", "churn")
+    root.lineage.link("dataset:mine", "run:hidden", "used_by")
+    root.lineage.link("run:hidden", "model_version:beyond", "produced")
+    carol = services_as(any_workspace, "carol")
+    graph = carol.lineage.graph("dataset:mine", "down")
+    assert [n.ref for n in graph.nodes] == ["dataset:mine"]
+    assert graph.edges == [] and graph.hidden == 2
+    assert len(root.lineage.graph("dataset:mine", "down").nodes) == 3
+
+
+def test_rewinding_the_head_after_deleting_the_newest_entries_is_caught(
+    any_workspace: Workspace, root: Services
+) -> None:
+    _chain(root)
+    good = root.audit.verify()
+    assert good.ok
+    with any_workspace.db.write() as session:
+        last = good.checked
+        keep = session.execute(
+            text("SELECT hash FROM audit_events WHERE seq = :s"), {"s": last - 2}
+        )
+        digest = keep.scalar_one()
+        session.execute(text("DELETE FROM audit_events WHERE seq > :s"), {"s": last - 2})
+        session.execute(
+            text("UPDATE audit_head SET seq = :s, hash = :h"), {"s": last - 2, "h": digest}
+        )
+    result = root.audit.verify()
+    assert not result.ok and result.problem == "truncated"
+    assert result.first_bad_seq == last - 1

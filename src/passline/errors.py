@@ -35,8 +35,6 @@ __all__ = [
     "error_for_code",
 ]
 
-DOCS_URL = "https://passline.dev/docs/errors#{code}"
-
 
 class PasslineError(Exception):
     """Root of every error Passline raises deliberately."""

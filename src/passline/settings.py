@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from passline.errors import InvalidInput
@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     audit_key: str | None = Field(
         default=None, description="HMAC key of the audit chain; a file in the home when unset."
     )
-    log_level: str = "INFO"
+    log_level: str = Field(default="warning", pattern="(?i)^(debug|info|warning|error|critical)$")
     memory_budget_mb: int = Field(
         default=512, ge=16, description="Memory an ingest may use for its batches and buffers."
     )
@@ -57,9 +57,12 @@ class Settings(BaseSettings):
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
         """Build settings from overrides, environment and the home's ``config.toml``."""
-        home = Path(overrides.get("home") or cls().home)
-        file_values = _read_config_file(home / "config.toml")
-        return cls(**{**file_values, **{k: v for k, v in overrides.items() if v is not None}})
+        try:
+            home = Path(overrides.get("home") or cls().home)
+            file_values = _read_config_file(home / "config.toml")
+            return cls(**{**file_values, **{k: v for k, v in overrides.items() if v is not None}})
+        except ValidationError as exc:
+            raise _invalid_setting(exc) from None
 
     @property
     def resolved_database_url(self) -> str:
@@ -76,6 +79,16 @@ class Settings(BaseSettings):
     @property
     def server_url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+
+def _invalid_setting(exc: ValidationError) -> InvalidInput:
+    first = exc.errors()[0]
+    name = ".".join(str(p) for p in first.get("loc", ())) or "?"
+    return InvalidInput(
+        f"The setting '{name}' (PASSLINE_{name.upper()} or config.toml) is not valid: "
+        f"{first.get('msg')}. Got {first.get('input')!r} instead.",
+        hint="Fix the environment variable or $PASSLINE_HOME/config.toml.",
+    )
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:

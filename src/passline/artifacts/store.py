@@ -176,7 +176,12 @@ class FsspecArtifactStore(ArtifactStore):
             self.fs, root = fsspec.core.url_to_fs(url)
         except ImportError as exc:
             scheme = url.split("://", 1)[0]
-            raise MissingExtra.for_extra(scheme, f"The artifact root {url}") from exc
+            if scheme == "s3":
+                raise MissingExtra.for_extra("s3", f"The artifact root {url}") from exc
+            raise MissingExtra(
+                f"The artifact root {url} needs the fsspec implementation for '{scheme}://'.",
+                hint=f"Install it (for example gcsfs for gs://, adlfs for az://): {exc}",
+            ) from exc
         self.url = url
         self.prefix = root.rstrip("/")
         self.root = Path(tempfile.gettempdir()) / "passline-spool"

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from passline.cli.common import client, console, emit_json, table
+from passline.cli.common import JsonOption, client, console, emit_json, table
 from passline.core.entities import LineageGraph
 from passline.errors import InvalidInput
 
@@ -36,7 +36,7 @@ def show(
     up: bool = typer.Option(False, "--up", help="What REF came from (default)."),
     down: bool = typer.Option(False, "--down", help="What was made from REF."),
     depth: int = typer.Option(None, "--depth", help="Hops to follow (default: all)."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = JsonOption,
 ) -> None:
     """What REF came from (--up, default), what was made from it (--down), or both."""
     direction = "both" if up and down else "down" if down else "up"
@@ -67,7 +67,7 @@ def link(
     dst: str,
     type: str = typer.Option(..., "--type", "-t", help="e.g. used_by, produced"),
     attrs: str = typer.Option(None, "--attrs", help="JSON object of edge attributes."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = JsonOption,
 ) -> None:
     """Record that DST came from SRC."""
     try:
@@ -87,7 +87,7 @@ def register(
     ref: str,
     label: str = typer.Option(..., "--label"),
     project: str = typer.Option(..., "--project", "-p"),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = JsonOption,
 ) -> None:
     """Add an outside object (an ERP table, a file share) to the graph."""
     node = client(ctx).register_node(ref, label, project)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.markup import escape
 
 from passline.cli import artifacts, audit, db, lineage, projects, server, users
 from passline.cli.common import Options, err_console
@@ -56,9 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         # Without standalone mode, click returns the code of a typer.Exit instead of raising.
         result = app(args=argv, prog_name="passline", standalone_mode=False)
     except PasslineError as exc:
-        err_console.print(f"[bold red]Error:[/bold red] {exc.message}", soft_wrap=True)
+        # Messages may contain brackets (pip extras, JSON): print them literally.
+        err_console.print(f"[bold red]Error:[/bold red] {escape(exc.message)}", soft_wrap=True)
         if exc.hint:
-            err_console.print(exc.hint, soft_wrap=True)
+            err_console.print(exc.hint, soft_wrap=True, markup=False)
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code

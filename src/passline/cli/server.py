@@ -46,7 +46,9 @@ def _serve(settings: Settings, workers: int) -> None:
         f"docs {settings.server_url}/docs). Ctrl-C stops it."
     )
     if workers == 1:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+        uvicorn.run(
+            app, host=settings.host, port=settings.port, log_level=settings.log_level.lower()
+        )
         return
     # Worker processes rebuild the app from the environment, so pass the home along.
     os.environ["PASSLINE_HOME"] = str(settings.home)
@@ -55,7 +57,7 @@ def _serve(settings: Settings, workers: int) -> None:
         host=settings.host,
         port=settings.port,
         workers=workers,
-        log_level="warning",
+        log_level=settings.log_level.lower(),
     )
 
 
@@ -76,7 +78,18 @@ def _answer_once(settings: Settings, path: str, token: str | None) -> None:
     response = asyncio.run(fetch())
     typer.echo(response.text)
     if response.status_code >= 400:
-        raise typer.Exit(1)
+        raise typer.Exit(_exit_code_for(response))
+
+
+def _exit_code_for(response: object) -> int:
+    """The exit code the CLI gives the same error in embedded mode."""
+    from passline.errors import error_for_code
+
+    try:
+        code = response.json().get("code", "error")  # type: ignore[attr-defined]
+    except ValueError:
+        code = "error"
+    return error_for_code(str(code), "").exit_code
 
 
 def init(ctx: typer.Context) -> None:

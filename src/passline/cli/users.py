@@ -33,6 +33,18 @@ def list_users(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     emit(client(ctx).list_users(), as_json, USER_COLUMNS, title="Users")
 
 
+@users_app.command("disable")
+def disable(ctx: typer.Context, name: str, as_json: bool = JsonOption) -> None:
+    """Disable a user: their tokens stop working at once (admins)."""
+    emit(client(ctx).set_user_disabled(name, True), as_json, USER_COLUMNS + ["disabled"])
+
+
+@users_app.command("enable")
+def enable(ctx: typer.Context, name: str, as_json: bool = JsonOption) -> None:
+    """Enable a disabled user again (admins)."""
+    emit(client(ctx).set_user_disabled(name, False), as_json, USER_COLUMNS + ["disabled"])
+
+
 @users_app.command("whoami")
 def whoami(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """The identity this command acts as."""

@@ -117,6 +117,7 @@ class LineageGraph(Entity):
     direction: Literal["up", "down", "both"]
     nodes: list[LineageNode]
     edges: list[LineageEdge]
+    hidden: int = 0  # nodes left out because the caller may not view their project
 
 
 class AuditEntry(Entity):
@@ -140,3 +141,83 @@ class AuditVerification(Entity):
     first_bad_seq: int | None = None
     problem: Literal["edited", "inserted", "deleted", "truncated"] | None = None
     message: str
+
+
+class Dataset(Entity):
+    id: str
+    project: str
+    name: str
+    description: str
+    owner: str
+    sensitivity: str
+    sensitivity_reason: str | None = None
+    tags: list[str] = []
+    column_tags: dict[str, list[str]] = {}
+    key_columns: list[str] = []
+    expectations: str | None = None
+    latest_version: str | None = None
+    created_at: datetime
+    created_by: str
+
+    @property
+    def ref(self) -> str:
+        return f"dataset:{self.project}/{self.name}"
+
+
+class DatasetVersion(Entity):
+    id: str
+    dataset: str  # project/name
+    number: int
+    status: Literal["ok", "quarantined"]
+    mode: Literal["replace", "append"]
+    rows: int
+    bytes: int
+    new_bytes: int
+    columns: list[dict[str, Any]]  # name, type, nullable
+    source: dict[str, Any]
+    parent: str | None = None
+    actor: str
+    created_at: datetime
+    profile_digest: str
+    quality: list[dict[str, Any]] = []
+    pii: dict[str, Any] = {}
+    bad_rows: dict[str, Any] = {}
+    cursor: dict[str, Any] = {}
+    encrypted: bool = False
+    is_latest: bool = False
+    unchanged: bool = False  # an ingest found this exact content already stored
+
+    @property
+    def ref(self) -> str:
+        return f"dataset_version:{self.id}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.dataset}@v{self.number}"
+
+
+class DatasetGrant(Entity):
+    dataset: str
+    user: str
+    granted_by: str
+    granted_at: datetime
+    reason: str
+
+
+class Source(Entity):
+    id: str
+    project: str
+    name: str
+    kind: str
+    config: dict[str, Any]
+    dataset: str
+    mode: str
+    options: dict[str, Any] = {}
+    schedule: str | None = None
+    created_by: str
+    created_at: datetime
+    next_run_at: datetime | None = None
+    last_run_at: datetime | None = None
+    last_status: str | None = None
+    last_message: str | None = None
+    last_version: str | None = None

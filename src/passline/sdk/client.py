@@ -92,6 +92,10 @@ class Client:
             "create_user", name=name, display_name=display_name, kind=kind, admin=admin
         )
 
+    def set_user_disabled(self, name: str, disabled: bool = True) -> User:
+        """Disable a user (their tokens stop working) or enable them again (admins)."""
+        return self._call("set_user_disabled", name=name, disabled=disabled)
+
     def list_users(self) -> list[User]:
         return self._call("list_users")
 

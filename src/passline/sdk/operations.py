@@ -40,6 +40,9 @@ OPERATIONS: dict[str, Operation] = {
     "whoami": Operation("identity", "whoami", "GET", "/me", User),
     "create_user": Operation("identity", "create_user", "POST", "/users", User),
     "list_users": Operation("identity", "list_users", "GET", "/users", list[User]),
+    "set_user_disabled": Operation(
+        "identity", "set_disabled", "PUT", "/users/{name}/disabled", User
+    ),
     "create_token": Operation("identity", "create_token", "POST", "/tokens", CreatedToken),
     "list_tokens": Operation("identity", "list_tokens", "GET", "/tokens", list[TokenInfo]),
     "revoke_token": Operation(

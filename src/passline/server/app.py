@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None, workspace: Workspace | None = N
 
 def _api_router() -> APIRouter:
     api = APIRouter()
-    api.add_api_route("/health", _health, methods=["GET"], tags=["health"])
+    api.add_api_route("/health", _health, methods=["GET"], tags=["health"], summary="Health")
     for module in (identity, projects, artifacts, lineage, audit):
         api.include_router(module.router)
     return api

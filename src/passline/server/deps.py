@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import Request
+from fastapi import Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from passline.services.context import CallContext, Origin
 from passline.services.identity import authenticate
@@ -33,8 +34,18 @@ def services_for(request: Request, origin: Origin) -> Services:
     return workspace.services(CallContext(actor, origin, client))
 
 
-def api_services(request: Request) -> Services:
-    """FastAPI dependency for /api routes: a valid bearer token or UI session cookie."""
+_bearer = HTTPBearer(auto_error=False, description="An API token: passline tokens create")
+
+
+def api_services(
+    request: Request,
+    _documented: HTTPAuthorizationCredentials | None = Security(_bearer),
+) -> Services:
+    """FastAPI dependency for /api routes: a valid bearer token or UI session cookie.
+
+    ``_documented`` only declares the bearer scheme in the OpenAPI schema; the token is read
+    (and checked) by :func:`services_for`, which also accepts the UI's cookie.
+    """
     claimed = request.headers.get("x-passline-origin")
     return services_for(request, claimed if claimed in ("cli", "sdk") else "api")
 

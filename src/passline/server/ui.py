@@ -147,7 +147,8 @@ def login(request: Request, token: str = Form(...), next: str = Form("/")) -> Re
         page.status_code = exc.http_status
         return page
     response = RedirectResponse(_local(next), status_code=303)
-    response.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict")
+    secure = request.url.scheme == "https"  # behind a TLS proxy, never sent in clear
+    response.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict", secure=secure)
     return response
 
 

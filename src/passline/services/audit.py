@@ -128,13 +128,28 @@ class AuditChain:
         )
         return row
 
-    def verify(self, session: Session) -> AuditVerification:
-        """Walk the whole chain in batches; name the first entry that does not hold."""
+    def verify(self, session: Session, anchor: Path | None = None) -> AuditVerification:
+        """Walk the whole chain in batches; name the first entry that does not hold.
+
+        ``anchor`` is a file outside the database holding the head seen by the last good
+        verify. Someone who can write to the database can delete the newest entries and
+        rewind the head row to match; the anchor still remembers the longer chain.
+        """
+        result = self._walk(session, _read_anchor(anchor))
+        if result.ok and anchor is not None:
+            _write_anchor(anchor, result.checked, result.head_hash)
+        return result
+
+    def _walk(self, session: Session, anchor: tuple[int, str] | None) -> AuditVerification:
         head = session.execute(select(AuditHeadRow).where(AuditHeadRow.id == 1)).scalar_one()
         prev_seq, prev_hash, checked = 0, GENESIS, 0
         for row in _rows_in_order(session):
+            if anchor and row.seq == anchor[0] and row.hash != anchor[1]:
+                return _failed(row.seq, "edited", checked, prev_hash)
             problem = "inserted" if row.seq > head.seq else None
             problem = problem or self._check_link(row, prev_seq, prev_hash)
+            if problem == "deleted" and row.seq - 1 == prev_seq + 1:
+                return _failed(prev_seq + 1, "deleted_one", checked, prev_hash)
             if problem == "deleted":
                 return _failed(prev_seq + 1, problem, checked, prev_hash, row.seq - 1)
             if problem:
@@ -142,6 +157,8 @@ class AuditChain:
             prev_seq, prev_hash, checked = row.seq, row.hash, checked + 1
         if prev_seq != head.seq or prev_hash != head.hash:
             return _failed(prev_seq + 1, "truncated", checked, prev_hash, head.seq)
+        if anchor and prev_seq < anchor[0]:
+            return _failed(prev_seq + 1, "truncated", checked, prev_hash, anchor[0])
         return AuditVerification(
             ok=True,
             checked=checked,
@@ -157,6 +174,22 @@ class AuditChain:
         if self.entry_hash(row) != row.hash:
             return "edited"
         return None
+
+
+def _read_anchor(path: Path | None) -> tuple[int, str] | None:
+    if path is None or not path.exists():
+        return None
+    seq, _, digest = path.read_text().strip().partition(" ")
+    return (int(seq), digest) if seq.isdigit() else None
+
+
+def _write_anchor(path: Path, seq: int, digest: str) -> None:
+    current = _read_anchor(path)
+    if current and current[0] >= seq:
+        return
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(f"{seq} {digest}\n")
+    os.replace(tmp, path)
 
 
 def _rows_in_order(session: Session) -> Iterator[AuditEventRow]:
@@ -183,6 +216,7 @@ _EXPLAIN = {
     "edited": "entry {seq} was changed after it was written (its hash no longer matches)",
     "inserted": "entry {seq} does not link to the entry before it (inserted or re-chained)",
     "deleted": "entries {seq} to {head} are missing (deleted)",
+    "deleted_one": "entry {seq} is missing (deleted)",
     "truncated": "entries from {seq} to {head} are missing at the end of the log (deleted)",
 }
 
@@ -196,7 +230,7 @@ def _failed(
         checked=checked,
         head_hash=head_hash,
         first_bad_seq=seq,
-        problem=problem,  # type: ignore[arg-type]
+        problem=problem.removesuffix("_one"),  # type: ignore[arg-type]
         message=f"Audit chain broken: {detail}.",
     )
 

@@ -40,7 +40,7 @@ class AuditService(BaseService):
     def verify(self) -> AuditVerification:
         self._require_admin("verify the audit chain")
         with self.db.read() as session:
-            return self.ws.audit.verify(session)
+            return self.ws.audit.verify(session, self.ws.settings.home / "audit.anchor")
 
     def _member_projects(self, session) -> list[str]:  # type: ignore[no-untyped-def]
         return list(

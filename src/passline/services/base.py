@@ -57,8 +57,8 @@ class BaseService:
         if held is None or not held.allows(needed):
             has = f"has '{held}'" if held else "is not a member"
             raise PermissionDenied(
-                f"User {self.actor_name!r} cannot {action} in project {project!r}: "
-                f"it needs the '{needed}' role and {has}.",
+                f"User {self.actor_name!r} needs the '{needed}' role in project {project!r} "
+                f"to {action}, and {has}.",
                 hint="Ask a project admin: passline projects add-member "
                 f"{project} {self.actor_name} --role {needed}",
             )

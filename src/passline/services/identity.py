@@ -98,6 +98,23 @@ class IdentityService(BaseService):
             )
             return _user(row)
 
+    def set_disabled(self, name: str, disabled: bool) -> User:
+        """Disable a user (their tokens stop working at once) or enable them again."""
+        self._require_admin("disable or enable users")
+        with self.db.write() as session:
+            row = self._user_row(session, name)
+            if row.id == self.ctx.actor.user_id and disabled:
+                raise InvalidInput("You cannot disable yourself.", hint="Ask another admin.")
+            before, row.disabled = row.disabled, disabled
+            self._audit(
+                session,
+                "user.disable" if disabled else "user.enable",
+                f"user:{name}",
+                None,
+                {"disabled": {"from": before, "to": disabled}},
+            )
+            return _user(row)
+
     def list_users(self) -> list[User]:
         with self.db.read() as session:
             rows = session.execute(select(UserRow).order_by(UserRow.name)).scalars().all()

@@ -175,15 +175,16 @@ class LineageService(BaseService):
             nodes = self._nodes_for(session, specs)
             project_ids = {n.project_id for n in nodes.values()}
             self._require_on_projects(session, project_ids, "record lineage")
-            created = self._insert_edges(session, specs)
-            self._audit(
-                session,
-                "lineage.link",
-                specs[0][1],
-                self._single_project_name(session, project_ids),
-                {"edges": [f"{s[0]} -{s[2]}-> {s[1]}" for s in specs[:1000]], "count": len(specs)},
-            )
-            return created
+            edges, new = self._insert_edges(session, specs)
+            if new:  # a repeated link changes nothing, so it records nothing
+                self._audit(
+                    session,
+                    "lineage.link",
+                    new[0][1],
+                    self._single_project_name(session, project_ids),
+                    {"edges": [f"{s[0]} -{s[2]}-> {s[1]}" for s in new[:1000]], "count": len(new)},
+                )
+            return edges
 
     def _require_on_projects(
         self, session: Session, project_ids: set[str | None], action: str
@@ -210,11 +211,15 @@ class LineageService(BaseService):
             )
         return found
 
-    def _insert_edges(self, session: Session, specs: list[EdgeSpec]) -> list[LineageEdge]:
+    def _insert_edges(
+        self, session: Session, specs: list[EdgeSpec]
+    ) -> tuple[list[LineageEdge], list[EdgeSpec]]:
+        """All requested edges (existing or new) and the specs of those newly stored."""
         known = self._existing_edges(session, specs)
         has_parents = self._refs_with_incoming(session, {s[0] for s in specs})
         pending: list[dict[str, Any]] = []
         out: list[LineageEdge] = []
+        new: list[EdgeSpec] = []
         for src, dst, type_, attrs in specs:
             if (src, dst, type_) not in known:
                 # Only a source that already has parents can be reached from dst, so the
@@ -234,12 +239,13 @@ class LineageService(BaseService):
                     "attrs": attrs,
                 }
                 pending.append(row)
+                new.append((src, dst, type_, attrs))
                 has_parents.add(dst)
                 known[(src, dst, type_)] = _edge(LineageEdgeRow(**row))
             out.append(known[(src, dst, type_)])
         if pending:
             session.execute(insert(LineageEdgeRow), pending)
-        return out
+        return out, new
 
     def _existing_edges(
         self, session: Session, specs: list[EdgeSpec]
@@ -320,11 +326,50 @@ class LineageService(BaseService):
             for e in _in_chunks(session, LineageEdgeRow, LineageEdgeRow.dst_ref, refs)
             if e.src_ref in wanted
         ]
+        kept = self._reachable_visible(session, root, node_rows, edge_rows)
         nodes = sorted(
-            (_node(n, depths[n.ref], projects) for n in node_rows), key=lambda n: (n.depth, n.ref)
+            (_node(n, depths[n.ref], projects) for n in node_rows if n.ref in kept),
+            key=lambda n: (n.depth, n.ref),
         )
-        edges = sorted((_edge(e) for e in edge_rows), key=lambda e: e.id)
-        return LineageGraph(root=root, direction=direction, nodes=nodes, edges=edges)
+        edges = sorted(
+            (_edge(e) for e in edge_rows if e.src_ref in kept and e.dst_ref in kept),
+            key=lambda e: e.id,
+        )
+        return LineageGraph(
+            root=root,
+            direction=direction,
+            nodes=nodes,
+            edges=edges,
+            hidden=len(node_rows) - len(nodes),
+        )
+
+    def _reachable_visible(
+        self, session: Session, root: str, nodes: list[LineageNodeRow], edges: list[LineageEdgeRow]
+    ) -> set[str]:
+        """Nodes the caller may see, reached from the root through nodes they may see.
+
+        A walk crosses into other projects' objects; those are cut out, and so is whatever
+        lies only beyond them, so that neither labels nor connections leak.
+        """
+        allowed = self._viewable_project_ids(session, {n.project_id for n in nodes})
+        visible = {n.ref for n in nodes if n.project_id is None or n.project_id in allowed}
+        neighbours: dict[str, set[str]] = {}
+        for e in edges:
+            if e.src_ref in visible and e.dst_ref in visible:
+                neighbours.setdefault(e.src_ref, set()).add(e.dst_ref)
+                neighbours.setdefault(e.dst_ref, set()).add(e.src_ref)
+        kept, frontier = {root}, [root]
+        while frontier:
+            for ref in neighbours.get(frontier.pop(), ()):
+                if ref not in kept:
+                    kept.add(ref)
+                    frontier.append(ref)
+        return kept
+
+    def _viewable_project_ids(self, session: Session, ids: set[str | None]) -> set[str | None]:
+        if self.ctx.actor.is_admin:
+            return set(ids)
+        return {p for p in ids if p and self._role_in(session, p) is not None}
 
     def exists(self, ref: str) -> bool:
         with self.db.read() as session:

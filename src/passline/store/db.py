@@ -9,6 +9,7 @@ tries to upgrade its read lock.
 
 from __future__ import annotations
 
+import os
 import random
 import sqlite3
 import time
@@ -88,7 +89,11 @@ class Database:
 
 
 def _sqlite_engine(url: str, settings: Settings, begin: str) -> Engine:
-    settings.home.mkdir(parents=True, exist_ok=True)
+    # The workspace holds every project's metadata: readable by its owner only.
+    settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    database = url.removeprefix("sqlite:///")
+    if database and database != ":memory:" and not os.path.exists(database):
+        os.close(os.open(database, os.O_CREAT | os.O_WRONLY, 0o600))
     engine = create_engine(
         url,
         connect_args={"timeout": settings.sqlite_busy_timeout_s, "check_same_thread": False},

@@ -42,7 +42,9 @@ class BadRows:
     def to_table(self) -> pa.Table:
         return pa.table(
             {"line": self.line_numbers, "text": self.texts, "reason": self.reasons},
-            schema=pa.schema([("line", pa.int64()), ("text", pa.string()), ("reason", pa.string())]),
+            schema=pa.schema(
+                [("line", pa.int64()), ("text", pa.string()), ("reason", pa.string())]
+            ),
         )
 
 

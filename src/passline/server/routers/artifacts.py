@@ -15,7 +15,20 @@ from passline.services.workspace import Services
 router = APIRouter(tags=["artifacts"])
 
 
-@router.put("/projects/{project}/artifacts", response_model=Artifact, status_code=201)
+_RAW_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+@router.put(
+    "/projects/{project}/artifacts",
+    response_model=Artifact,
+    status_code=201,
+    openapi_extra=_RAW_BODY,
+)
 async def put_artifact(
     project: str,
     name: str,

@@ -42,6 +42,15 @@ def list_users(svc: Services = Depends(api_services)) -> list[User]:
     return svc.identity.list_users()
 
 
+class Disabled(BaseModel):
+    disabled: bool
+
+
+@router.put("/users/{name}/disabled", response_model=User)
+def set_disabled(name: str, body: Disabled, svc: Services = Depends(api_services)) -> User:
+    return svc.identity.set_disabled(name, body.disabled)
+
+
 @router.post("/tokens", response_model=CreatedToken, status_code=201)
 def create_token(body: NewToken, svc: Services = Depends(api_services)) -> CreatedToken:
     return svc.identity.create_token(**body.model_dump())

@@ -1,7 +1,9 @@
 """One Alembic chain for SQLite and PostgreSQL, applied programmatically (no alembic.ini).
 
-Each migration must be idempotent on both dialects; ``tests/test_migrations.py`` upgrades a
-workspace made by the oldest revision and checks the data survives.
+Each migration must run on both dialects; concurrent starts are serialised by a database
+lock (BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL), so a migration runs once.
+``tests/test_migrations.py`` upgrades a workspace made by the oldest revision (a committed
+fixture) and checks that the data survives.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from sqlalchemy import Engine
 __all__ = ["HEAD_REVISION", "current_revision", "upgrade"]
 
 #: Kept in step with versions/ by a test; lets startup skip Alembic when nothing is due.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 _HERE = Path(__file__).parent
 
 
