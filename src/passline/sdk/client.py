@@ -32,6 +32,7 @@ from passline.core.entities import (
     TokenInfo,
     User,
 )
+from passline.sdk.datasets import DatasetsAPI, SourcesAPI
 from passline.sdk.operations import OPERATIONS
 from passline.sdk.transports import HttpTransport, LocalTransport, Transport
 
@@ -58,6 +59,8 @@ class Client:
 
     def __init__(self, transport: Transport) -> None:
         self._transport = transport
+        self.datasets = DatasetsAPI(self)
+        self.sources = SourcesAPI(self)
 
     @property
     def transport(self) -> Transport:

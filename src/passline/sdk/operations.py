@@ -74,5 +74,39 @@ OPERATIONS: dict[str, Operation] = {
     ),
     "lineage": Operation("lineage", "graph", "GET", "/lineage/graph", LineageGraph),
     "audit_log": Operation("audit", "log", "GET", "/audit", list[AuditEntry]),
+    # data block: {dataset} and {selector} come from the call's ``ref`` (project/name@sel)
+    "datasets.get": Operation("datasets", "get", "GET", "/datasets/{dataset}"),
+    "datasets.search": Operation("datasets", "search", "GET", "/datasets"),
+    "datasets.versions": Operation("datasets", "versions", "GET", "/datasets/{dataset}/versions"),
+    "datasets.version": Operation(
+        "datasets", "version", "GET", "/datasets/{dataset}/versions/{selector}"
+    ),
+    "datasets.profile": Operation(
+        "datasets", "profile", "GET", "/datasets/{dataset}/versions/{selector}/profile"
+    ),
+    "datasets.configure": Operation("datasets", "configure", "PATCH", "/datasets/{dataset}"),
+    "datasets.tag_column": Operation(
+        "datasets", "tag_column", "PUT", "/datasets/{dataset}/columns/{column}/tags"
+    ),
+    "datasets.set_sensitivity": Operation(
+        "datasets", "set_sensitivity", "PUT", "/datasets/{dataset}/sensitivity"
+    ),
+    "datasets.grant": Operation("datasets", "grant", "POST", "/datasets/{dataset}/grants"),
+    "datasets.revoke": Operation(
+        "datasets", "revoke", "DELETE", "/datasets/{dataset}/grants/{user}"
+    ),
+    "datasets.grants": Operation("datasets", "grants", "GET", "/datasets/{dataset}/grants"),
+    "datasets.diff": Operation("datasets", "diff", "GET", "/dataset-diff"),
+    "datasets.check": Operation(
+        "datasets", "check", "POST", "/datasets/{dataset}/versions/{selector}/check"
+    ),
+    "datasets.scan": Operation(
+        "datasets", "scan", "POST", "/datasets/{dataset}/versions/{selector}/scan"
+    ),
+    "sources.add": Operation("sources", "add", "POST", "/sources"),
+    "sources.list": Operation("sources", "list", "GET", "/sources"),
+    "sources.get": Operation("sources", "get", "GET", "/sources/{project}/{name}"),
+    "sources.run": Operation("sources", "run", "POST", "/sources/{project}/{name}/run"),
+    "sources.remove": Operation("sources", "remove", "DELETE", "/sources/{project}/{name}"),
     "verify_audit": Operation("audit", "verify", "POST", "/audit/verify", AuditVerification),
 }

@@ -7,6 +7,7 @@ calls the service layer in this process; the HTTP one sends the operation's REST
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 from abc import ABC, abstractmethod
@@ -19,10 +20,12 @@ import httpx
 
 from passline.artifacts.store import CHUNK_SIZE
 from passline.errors import IntegrityError, InvalidInput, PasslineError, Unavailable, error_for_code
+from passline.sdk.datasets import IngestRequest
 from passline.sdk.operations import OPERATIONS
 from passline.services.context import Origin
 
 if TYPE_CHECKING:
+    from passline.services.ingest import IngestOptions
     from passline.services.workspace import Services
 
 __all__ = ["HttpTransport", "LocalTransport", "Progress", "Transport"]
@@ -44,6 +47,18 @@ class Transport(ABC):
     @abstractmethod
     def download(self, artifact_id: str, dest: Path) -> Path:
         """Write an artifact to ``dest``, verified."""
+
+    @abstractmethod
+    def ingest_path(self, dataset: str, path: str, request: IngestRequest) -> Any:
+        """Ingest a file, glob or URL into ``project/name``."""
+
+    @abstractmethod
+    def ingest_data(self, dataset: str, data: Any, request: IngestRequest) -> Any:
+        """Ingest in-memory data (Arrow, pandas, list of dicts)."""
+
+    @abstractmethod
+    def read_table(self, ref: str, columns: list[str] | None) -> Any:
+        """A dataset version's rows as an Arrow table."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
@@ -80,6 +95,29 @@ class LocalTransport(Transport):
 
     def download(self, artifact_id: str, dest: Path) -> Path:
         return self.services.artifacts.get_to(artifact_id, dest)
+
+    def ingest_path(self, dataset: str, path: str, request: IngestRequest) -> Any:
+        from passline.data.connectors import FileConnector
+
+        connector = FileConnector(
+            path,
+            request.format,
+            encoding=request.encoding,
+            delimiter=request.delimiter,
+            column_types=request.column_types,
+            on_bad_lines=request.on_bad_lines,
+            sheet=request.sheet,
+            settings=self.services.workspace.settings,
+        )
+        return self.services.ingest.ingest(dataset, connector, ingest_options(request))
+
+    def ingest_data(self, dataset: str, data: Any, request: IngestRequest) -> Any:
+        from passline.data.connectors.memory import TableConnector
+
+        return self.services.ingest.ingest(dataset, TableConnector(data), ingest_options(request))
+
+    def read_table(self, ref: str, columns: list[str] | None) -> Any:
+        return self.services.datasets.read(ref, columns)
 
     def close(self) -> None:
         self.services.workspace.close()
@@ -161,6 +199,62 @@ class HttpTransport(Transport):
             Path(tmp).unlink(missing_ok=True)
         return dest
 
+    def ingest_path(self, dataset: str, path: str, request: IngestRequest) -> Any:
+        source = Path(path)
+        if not source.is_file():
+            raise InvalidInput(
+                f"{path} is not a local file. Over HTTP, ingest one local file at a time; for "
+                "globs, URLs, databases, APIs and streams, save a source on the server.",
+                hint="passline data source add ... then passline data source run ...",
+            )
+        with source.open("rb") as stream:
+            return self._upload(dataset, _chunks(stream), request, source.name)
+
+    def ingest_data(self, dataset: str, data: Any, request: IngestRequest) -> Any:
+        import io
+
+        import pyarrow.parquet as pq
+
+        from passline.data.connectors.memory import as_table
+
+        buffer = io.BytesIO()
+        pq.write_table(as_table(data), buffer)
+        parquet = IngestRequest(**{**request.__dict__, "format": "parquet"})
+        return self._upload(dataset, [buffer.getvalue()], parquet, "in-memory table")
+
+    def _upload(self, dataset: str, body: Any, request: IngestRequest, filename: str) -> Any:
+        from passline.data.refs import parse_dataset_ref
+
+        ref = parse_dataset_ref(dataset)
+        params = {k: v for k, v in request.__dict__.items() if v not in (None, False, [], {})}
+        for key in ("column_types",):
+            if key in params:
+                params[key] = json.dumps(params[key])
+        params["filename"] = filename
+        path = f"/datasets/{ref.project or '-'}/{quote(ref.name, safe='')}/versions"
+        response = self._send(
+            "POST",
+            path,
+            params=params,
+            content=body,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        return response.json()
+
+    def read_table(self, ref: str, columns: list[str] | None) -> Any:
+        import pyarrow as pa
+
+        from passline.data.refs import parse_dataset_ref
+
+        parsed = parse_dataset_ref(ref)
+        path = (
+            f"/datasets/{parsed.project or '-'}/{quote(parsed.name, safe='')}"
+            f"/versions/{parsed.selector}/data"
+        )
+        params = {"columns": columns} if columns else {}
+        response = self._send("GET", path, params=params)
+        return pa.ipc.open_stream(response.content).read_all()
+
     def _stream_to(self, artifact_id: str, out: Any) -> tuple[str, str]:
         hasher = hashlib.sha256()
         path = f"/api/v1/artifacts/{quote(artifact_id, safe='')}/content"
@@ -184,15 +278,42 @@ class HttpTransport(Transport):
         self._http.close()
 
 
+def ingest_options(request: IngestRequest) -> IngestOptions:
+    from passline.services.ingest import IngestOptions
+
+    return IngestOptions(
+        mode=request.mode,  # type: ignore[arg-type]
+        allow_breaking=request.allow_breaking,
+        inputs=list(request.inputs or []),
+        description=request.description,
+    )
+
+
 class _PathArgs(dict):  # type: ignore[type-arg]
-    """Fills ``{placeholders}`` from call arguments, removing them from the rest."""
+    """Fills ``{placeholders}`` from call arguments, removing them from the rest.
+
+    ``{dataset}`` and ``{selector}`` come from a dataset ``ref`` (``project/name@v3``): the
+    project becomes a path segment (``-`` when the server should find it by name).
+    """
 
     def __init__(self, params: dict[str, Any]) -> None:
         super().__init__()
         self._params = params
+        self._ref: tuple[str, str] | None = None
 
     def __missing__(self, key: str) -> str:
+        if key in ("dataset", "selector"):
+            dataset, selector = self._dataset_parts()
+            return dataset if key == "dataset" else selector
         return quote(str(self._params.pop(key)), safe="")
+
+    def _dataset_parts(self) -> tuple[str, str]:
+        if self._ref is None:
+            from passline.data.refs import parse_dataset_ref
+
+            ref = parse_dataset_ref(str(self._params.pop("ref")))
+            self._ref = (f"{ref.project or '-'}/{ref.name}", ref.selector)
+        return self._ref
 
 
 class _CountingReader:

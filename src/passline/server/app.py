@@ -12,7 +12,7 @@ from fastapi.templating import Jinja2Templates
 import passline
 from passline.server.deps import api_services
 from passline.server.errors import install_error_handlers
-from passline.server.routers import artifacts, audit, identity, lineage, projects
+from passline.server.routers import artifacts, audit, datasets, identity, lineage, projects
 from passline.services.workspace import Services, Workspace
 from passline.settings import Settings
 
@@ -46,8 +46,9 @@ def create_app(settings: Settings | None = None, workspace: Workspace | None = N
 def _api_router() -> APIRouter:
     api = APIRouter()
     api.add_api_route("/health", _health, methods=["GET"], tags=["health"], summary="Health")
-    for module in (identity, projects, artifacts, lineage, audit):
+    for module in (identity, projects, artifacts, lineage, audit, datasets):
         api.include_router(module.router)
+    api.include_router(datasets.sources_router)
     return api
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import getpass
 import os
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -21,6 +23,12 @@ from passline.settings import Settings
 from passline.store import migrations
 from passline.store.db import Database
 from passline.store.models import UserRow
+
+if TYPE_CHECKING:
+    from passline.data.crypto import KeyProvider
+    from passline.services.datasets import DatasetService
+    from passline.services.ingest import IngestService
+    from passline.services.sources import SourceService
 
 __all__ = ["Services", "Workspace"]
 
@@ -58,6 +66,15 @@ class Workspace:
                 raise self.db.unavailable(exc) from None
             raise
         return migrations.HEAD_REVISION
+
+    @cached_property
+    def data_keys(self) -> KeyProvider:
+        """Keys for restricted data at rest: PASSLINE_DATA_KEY, else a keyring in the home."""
+        from passline.data.crypto import EnvKeyProvider, FileKeyProvider
+
+        if os.environ.get("PASSLINE_DATA_KEY"):
+            return EnvKeyProvider()
+        return FileKeyProvider(self.settings.home / "data-keys.json")
 
     def services(self, ctx: CallContext) -> Services:
         return Services(self, ctx)
@@ -104,3 +121,23 @@ class Services:
         self.artifacts = ArtifactService(workspace, ctx)
         self.lineage = LineageService(workspace, ctx)
         self.audit = AuditService(workspace, ctx)
+
+    # The data block pulls in pyarrow and NumPy: loaded on first use, so a process that
+    # only serves artifacts or metadata stays small.
+    @cached_property
+    def datasets(self) -> DatasetService:
+        from passline.services.datasets import DatasetService
+
+        return DatasetService(self.workspace, self.ctx)
+
+    @cached_property
+    def ingest(self) -> IngestService:
+        from passline.services.ingest import IngestService
+
+        return IngestService(self.workspace, self.ctx)
+
+    @cached_property
+    def sources(self) -> SourceService:
+        from passline.services.sources import SourceService
+
+        return SourceService(self.workspace, self.ctx)

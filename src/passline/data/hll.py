@@ -1,0 +1,163 @@
+"""HyperLogLog distinct-count sketch in NumPy, fed whole Arrow arrays at a time.
+
+Why our own: the DataSketches HLL only accepts one value per Python call, which would be
+a Python loop over rows. Here hashing and register updates are array operations, and two
+sketches merge by an element-wise max, so a version's profile can be merged with another's
+without re-reading either.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = ["HyperLogLog", "hash_array"]
+
+_PRECISION = 12  # 4096 registers: about 1.6% standard error, 4 KiB per column
+_M = 1 << _PRECISION
+_ALPHA = 0.7213 / (1 + 1.079 / _M)
+_PRIME = np.uint64(0x100000001B3)
+
+
+def _mix(values: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser: spreads similar inputs over all 64 bits."""
+    with np.errstate(over="ignore"):
+        z = values.astype(np.uint64, copy=True)
+        z ^= z >> np.uint64(30)
+        z *= np.uint64(0xBF58476D1CE4E5B9)
+        z ^= z >> np.uint64(27)
+        z *= np.uint64(0x94D049BB133111EB)
+        z ^= z >> np.uint64(31)
+    return z
+
+
+def _hash_binary(array: pa.Array) -> np.ndarray:
+    """A polynomial hash of every string in the array, computed on Arrow's buffers."""
+    array = array.cast(pa.large_binary()) if not pa.types.is_large_binary(array.type) else array
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[
+        array.offset : array.offset + len(array) + 1
+    ]
+    data_buffer = array.buffers()[2]
+    data = (
+        np.frombuffer(data_buffer, dtype=np.uint8)
+        if data_buffer is not None
+        else np.zeros(0, np.uint8)
+    )
+    starts, lengths = offsets[:-1], np.diff(offsets)
+    out = np.zeros(len(array), dtype=np.uint64)
+    filled = lengths > 0
+    if filled.any():
+        seg_lengths = lengths[filled]
+        seg_starts = np.cumsum(seg_lengths) - seg_lengths
+        position = np.arange(int(seg_lengths.sum())) - np.repeat(seg_starts, seg_lengths)
+        chars = data[np.repeat(starts[filled], seg_lengths) + position].astype(np.uint64)
+        with np.errstate(over="ignore"):
+            # Segments are contiguous, so reduceat sums each string's weighted bytes in C.
+            out[filled] = np.add.reduceat(
+                chars * _powers(int(seg_lengths.max()))[position], seg_starts
+            )
+    with np.errstate(over="ignore"):
+        out += lengths.astype(np.uint64) * _PRIME
+    return _mix(out)
+
+
+_POWER_CACHE = np.ones(1, dtype=np.uint64)
+
+
+def _powers(n: int) -> np.ndarray:
+    global _POWER_CACHE
+    if len(_POWER_CACHE) < n:
+        powers = np.empty(n, dtype=np.uint64)
+        powers[0] = 1
+        with np.errstate(over="ignore"):
+            for i in range(1, n):  # once per distinct max length, not per row
+                powers[i] = powers[i - 1] * _PRIME
+        _POWER_CACHE = powers
+    return _POWER_CACHE[:n]
+
+
+def _is_binary_like(kind: pa.DataType) -> bool:
+    return (
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_binary(kind)
+        or pa.types.is_large_binary(kind)
+    )
+
+
+def hash_array(array: pa.Array) -> np.ndarray:
+    """64-bit hashes of the non-null values of an Arrow array of any primitive or string type."""
+    array = array.drop_null() if array.null_count else array
+    if len(array) == 0:
+        return np.zeros(0, dtype=np.uint64)
+    kind = array.type
+    if _is_binary_like(kind):
+        return _hash_binary(array)
+    if pa.types.is_dictionary(kind):
+        return hash_array(array.dictionary_decode())
+    if pa.types.is_boolean(kind):
+        return _mix(np.asarray(array.to_numpy(zero_copy_only=False), dtype=np.uint64))
+    if pa.types.is_floating(kind):
+        values = np.asarray(array.to_numpy(zero_copy_only=False), dtype=np.float64)
+        values = np.where(values == 0, 0.0, values)  # -0.0 and 0.0 are one value
+        return _mix(values.view(np.uint64))
+    if pa.types.is_temporal(kind) or pa.types.is_integer(kind) or pa.types.is_decimal(kind):
+        as_int = (
+            pc.cast(array, pa.int64())
+            if not pa.types.is_decimal(kind)
+            else pc.cast(array, pa.float64())
+        )
+        return _mix(np.asarray(as_int.to_numpy(zero_copy_only=False)).view(np.uint64))
+    return _hash_binary(pc.cast(array, pa.string()))
+
+
+class HyperLogLog:
+    """Mergeable distinct-count estimate with 4,096 one-byte registers."""
+
+    def __init__(self, registers: np.ndarray | None = None) -> None:
+        self.registers = registers if registers is not None else np.zeros(_M, dtype=np.uint8)
+
+    def update(self, array: pa.Array) -> None:
+        if _is_binary_like(array.type):
+            # Duplicates never change a register; Arrow's unique() is C++ and shrinks the
+            # per-byte hashing work to the distinct strings only.
+            array = pc.unique(array)
+        hashes = hash_array(array)
+        if len(hashes) == 0:
+            return
+        index = (hashes >> np.uint64(64 - _PRECISION)).astype(np.int64)
+        rest = (hashes << np.uint64(_PRECISION)) | np.uint64(1 << (_PRECISION - 1))
+        rank = (_leading_zeros(rest) + 1).astype(np.uint8)
+        np.maximum.at(self.registers, index, rank)
+
+    def merge(self, other: HyperLogLog) -> HyperLogLog:
+        return HyperLogLog(np.maximum(self.registers, other.registers))
+
+    def estimate(self) -> int:
+        registers = self.registers.astype(np.float64)
+        raw = _ALPHA * _M * _M / np.sum(np.exp2(-registers))
+        zeros = int(np.count_nonzero(self.registers == 0))
+        if raw <= 2.5 * _M and zeros:
+            return round(_M * np.log(_M / zeros))  # linear counting for small sets
+        return round(raw)
+
+    def to_b64(self) -> str:
+        return base64.b64encode(self.registers.tobytes()).decode()
+
+    @classmethod
+    def from_b64(cls, text: str) -> HyperLogLog:
+        return cls(np.frombuffer(base64.b64decode(text), dtype=np.uint8).copy())
+
+
+def _leading_zeros(values: np.ndarray) -> np.ndarray:
+    """Count leading zero bits of uint64 values, vectorised (binary search on the bit width)."""
+    count = np.zeros(len(values), dtype=np.int64)
+    current = values.copy()
+    for shift in (32, 16, 8, 4, 2, 1):
+        mask = current < (np.uint64(1) << np.uint64(64 - shift))
+        count += np.where(mask, shift, 0)
+        current = np.where(mask, current << np.uint64(shift), current)
+    return count
