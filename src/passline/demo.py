@@ -14,7 +14,8 @@ from typing import Any
 
 from rich.console import Console
 
-from passline.core.entities import Artifact
+from passline.core.entities import Artifact, DatasetVersion
+from passline.demo_datasets import ingest_demo_datasets
 from passline.errors import Conflict
 from passline.services.workspace import Services, Workspace
 
@@ -36,6 +37,8 @@ class DemoSummary:
     edges: int = 0
     token: str = ""
     admin: str = ""
+    datasets: list[DatasetVersion] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def print(self, console: Console, url: str) -> None:
         console.print("[bold]Passline demo workspace ready[/bold]")
@@ -45,6 +48,11 @@ class DemoSummary:
         console.print(f"  artifacts: {len(self.artifacts)} stored, {self.edges} lineage edges")
         if self.artifacts:
             console.print(f"  lineage:   passline lineage {self.artifacts[-1].ref} --up")
+        for version in self.datasets:
+            state = "unchanged" if version.unchanged else version.status
+            console.print(f"  dataset:   {version.label} {version.rows:,} rows ({state})")
+        for note in self.notes:
+            console.print(f"  note:      {note}")
         console.print(f"  login as:  {self.admin} (workspace admin)")
         console.print(f"  token:     {self.token}", soft_wrap=True)
         console.print(f"  open:      {url}/login and paste the token")
@@ -63,6 +71,7 @@ def run_demo(workspace: Workspace) -> DemoSummary:
         summary.users[user] = role
     _retail_lineage(svc, summary)
     _fraud_lineage(svc, summary)
+    summary.datasets, summary.notes = ingest_demo_datasets(svc, workspace.settings.home)
     summary.token = svc.identity.create_token("demo-login", ttl_days=7).secret
     return summary
 

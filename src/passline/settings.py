@@ -41,6 +41,9 @@ class Settings(BaseSettings):
         default=None, description="HMAC key of the audit chain; a file in the home when unset."
     )
     log_level: str = Field(default="warning", pattern="(?i)^(debug|info|warning|error|critical)$")
+    scheduler_interval_s: float = Field(
+        default=30.0, ge=0, description="How often `passline up` runs due sources; 0 turns it off."
+    )
     memory_budget_mb: int = Field(
         default=512, ge=16, description="Memory an ingest may use for its batches and buffers."
     )

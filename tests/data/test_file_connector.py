@@ -341,5 +341,5 @@ def test_memory_stays_bounded_by_batch_bytes(tmp_path: Path) -> None:
 
 
 def test_default_batch_bytes_follow_the_memory_budget() -> None:
-    assert FileConnector("x.csv", settings=Settings(memory_budget_mb=512)).batch_bytes == 32 << 20
-    assert FileConnector("x.csv", settings=Settings(memory_budget_mb=16)).batch_bytes == 1 << 20
+    assert FileConnector("x.csv", settings=Settings(memory_budget_mb=512)).batch_bytes == 8 << 20
+    assert FileConnector("x.csv", settings=Settings(memory_budget_mb=16)).batch_bytes == 256 << 10

@@ -93,8 +93,9 @@ def test_rate_limit_spaces_requests_as_seen_by_the_server(api: Api) -> None:
     assert ids(read(connector)) == ALL_IDS
     arrivals = api.log.arrivals["/rate"]
     assert len(arrivals) == 8  # 7 pages and the empty one
-    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
-    assert min(gaps) >= 1 / rate - 0.01
+    # The span of all arrivals, not single gaps: one request delayed in transit (a loaded
+    # machine) shortens the gap after it without the client having sent early.
+    assert arrivals[-1] - arrivals[0] >= (len(arrivals) - 1) / rate - 0.05
 
 
 def test_html_answer_is_invalid_input_with_content_type_and_start(api: Api) -> None:

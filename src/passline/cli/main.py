@@ -7,7 +7,7 @@ import sys
 import typer
 from rich.markup import escape
 
-from passline.cli import artifacts, audit, db, lineage, projects, server, users
+from passline.cli import artifacts, audit, data, db, lineage, projects, server, users
 from passline.cli.common import Options, err_console
 from passline.errors import PasslineError
 
@@ -45,6 +45,7 @@ app.add_typer(users.tokens_app, name="tokens")
 app.add_typer(artifacts.app, name="artifacts")
 app.add_typer(lineage.app, name="lineage")
 app.add_typer(audit.app, name="audit")
+app.add_typer(data.app, name="data")
 app.add_typer(db.app, name="db")
 app.command("up")(server.up)
 app.command("init")(server.init)

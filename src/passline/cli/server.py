@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from passline.cli.common import console
 from passline.errors import InvalidInput
 from passline.services.workspace import Workspace
 from passline.settings import Settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from passline.server.scheduler import SourceScheduler
 
 
 def _settings(ctx: typer.Context, **overrides: object) -> Settings:
@@ -32,10 +39,6 @@ def up(
 
 
 def _serve(settings: Settings, workers: int) -> None:
-    import os
-
-    import uvicorn
-
     from passline.server.app import create_app
 
     if workers < 1:
@@ -45,10 +48,31 @@ def _serve(settings: Settings, workers: int) -> None:
         f"Passline {settings.server_url}  (API {settings.server_url}/api/v1, "
         f"docs {settings.server_url}/docs). Ctrl-C stops it."
     )
+    scheduler = _start_scheduler(app.state.workspace, settings)
+    try:
+        _run(app, settings, workers)
+    finally:
+        if scheduler is not None:
+            scheduler.stop()
+
+
+def _start_scheduler(workspace: Workspace, settings: Settings) -> SourceScheduler | None:
+    """One scheduler per `passline up`, in this process (not in each worker)."""
+    if not settings.scheduler_interval_s:
+        return None
+    from passline.server.scheduler import SourceScheduler
+
+    return SourceScheduler(workspace, settings.scheduler_interval_s).start()
+
+
+def _run(app: FastAPI, settings: Settings, workers: int) -> None:
+    import os
+
+    import uvicorn
+
+    level = settings.log_level.lower()
     if workers == 1:
-        uvicorn.run(
-            app, host=settings.host, port=settings.port, log_level=settings.log_level.lower()
-        )
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level=level)
         return
     # Worker processes rebuild the app from the environment, so pass the home along.
     os.environ["PASSLINE_HOME"] = str(settings.home)
@@ -57,7 +81,7 @@ def _serve(settings: Settings, workers: int) -> None:
         host=settings.host,
         port=settings.port,
         workers=workers,
-        log_level=settings.log_level.lower(),
+        log_level=level,
     )
 
 

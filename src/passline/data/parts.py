@@ -9,6 +9,7 @@ Nothing is visible until the spool file is renamed to its digest.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 from collections.abc import Callable, Iterable, Iterator
@@ -121,6 +122,11 @@ def write_part(
             parquet = pq.ParquetWriter(_SpoolSink(writer), schema, compression="zstd")
         parquet.close()
         return _commit(writer, rows, encryptor, store), schema  # type: ignore[return-value]
+    except BaseException:
+        if parquet is not None:
+            with contextlib.suppress(Exception):  # its footer is never read: the spool goes
+                parquet.close()
+        raise
     finally:
         writer.abort()
 

@@ -206,8 +206,12 @@ class ColumnProfile:
         }
 
     def _render(self, value: float | None) -> Any:
-        """Temporal extremes back as dates/times; numbers as they are."""
-        if self.kind != "temporal" or value is None:
+        """Extremes in the column's own terms: integers as integers, times as ISO text."""
+        if value is None:
+            return None
+        if self.kind == "numeric" and self.type.startswith(("int", "uint")):
+            return int(value)
+        if self.kind != "temporal":
             return value
         try:
             return (

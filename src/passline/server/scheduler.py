@@ -1,0 +1,47 @@
+"""The source scheduler: a thread in `passline up` that runs saved sources when due.
+
+Each tick claims due sources with a conditional UPDATE (see ``services/sources.py``), so
+several servers on one database never run a source twice; a failure is recorded on the
+source and logged, and never stops the loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from passline.services.sources import run_due_sources
+from passline.services.workspace import Workspace
+
+__all__ = ["SourceScheduler"]
+
+log = logging.getLogger("passline.scheduler")
+
+
+class SourceScheduler:
+    def __init__(self, workspace: Workspace, interval_s: float) -> None:
+        self.workspace = workspace
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="passline-scheduler", daemon=True)
+
+    def start(self) -> SourceScheduler:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def tick(self) -> list[tuple[str, str]]:
+        outcomes = run_due_sources(self.workspace)
+        for source, outcome in outcomes:
+            log.info("source %s: %s", source, outcome)
+        return outcomes
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.tick()
+            except Exception:  # keep scheduling; the next tick may succeed
+                log.exception("scheduler tick failed")
