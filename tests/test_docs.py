@@ -110,10 +110,13 @@ LAYERS = {
     "core": 2,
     "store": 3,
     "artifacts": 3,
+    "data": 3,
     "services": 4,
     "sdk": 5,
     "server": 5,
     "demo": 5,
+    "demo_data": 5,
+    "demo_datasets": 5,
     "cli": 6,
 }
 SIDE_BY_SIDE = {("sdk", "server"), ("server", "sdk")}
