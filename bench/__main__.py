@@ -10,31 +10,40 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
+from rich.console import Console, RenderableType
 
-from bench import artifacts, metadata, report
+from bench import artifacts, data, metadata, report
 from bench.workspaces import scrub_passline_env
 
 POSTGRES_ENV = "PASSLINE_BENCH_POSTGRES_URL"
 
-# A benchmark takes (quick, console) and returns its table and its JSON payload.
-Benchmark = Callable[[bool, Console], tuple[Table, dict[str, Any]]]
+# A benchmark takes (quick, console) and returns its table(s) and its JSON payload.
+Benchmark = Callable[[bool, Console], tuple[RenderableType, dict[str, Any]]]
 
 
-def run_metadata(quick: bool, console: Console) -> tuple[Table, dict[str, Any]]:
+def run_metadata(quick: bool, console: Console) -> tuple[RenderableType, dict[str, Any]]:
     params = metadata.QUICK if quick else metadata.FULL
     result = metadata.run(params, os.environ.get(POSTGRES_ENV), console)
     return report.metadata_table(result), result.to_json()
 
 
-def run_artifacts(quick: bool, console: Console) -> tuple[Table, dict[str, Any]]:
+def run_artifacts(quick: bool, console: Console) -> tuple[RenderableType, dict[str, Any]]:
     params = artifacts.QUICK if quick else artifacts.FULL
     result = artifacts.run(params, console)
     return report.artifacts_table(result), result.to_json()
 
 
-BENCHMARKS: dict[str, Benchmark] = {"metadata": run_metadata, "artifacts": run_artifacts}
+def run_data(quick: bool, console: Console) -> tuple[RenderableType, dict[str, Any]]:
+    params = data.QUICK if quick else data.FULL
+    result = data.run(params, console)
+    return report.data_tables(result), result.to_json()
+
+
+BENCHMARKS: dict[str, Benchmark] = {
+    "metadata": run_metadata,
+    "artifacts": run_artifacts,
+    "data": run_data,
+}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

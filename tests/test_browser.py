@@ -25,6 +25,7 @@ from passline.server.app import create_app
 from passline.server.ui import BLOCKS
 from passline.services.workspace import Workspace
 from passline.settings import Settings
+from tests.test_ui_data import PROJECT, Shop, populate
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -47,6 +48,8 @@ SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screensh
 class LiveServer:
     url: str
     demo: DemoSummary
+    shop: Shop
+    viewer_token: str  # a viewer of the shop without a grant on its restricted dataset
 
 
 def _free_port() -> int:
@@ -70,9 +73,15 @@ def _wait_until_healthy(url: str, thread: threading.Thread, timeout: float = 20)
 
 @pytest.fixture
 def live_server(tmp_path: Path) -> Iterator[LiveServer]:
-    """A demo workspace served by uvicorn on a free local port, in a background thread."""
+    """A demo workspace, plus the shop's datasets, served by uvicorn on a free local port,
+    in a background thread."""
     workspace = Workspace.open(Settings(home=tmp_path / "home"))
     demo = run_demo(workspace)
+    admin = workspace.services(workspace.local_context("sdk"))
+    shop = populate(admin, tmp_path)
+    admin.identity.create_user("vera", "Vera Viewer")
+    admin.projects.add_member(PROJECT, "vera", "viewer")
+    viewer_token = admin.identity.create_token("vera-ui", user="vera").secret
     port = _free_port()
     config = uvicorn.Config(
         create_app(workspace=workspace), host="127.0.0.1", port=port, log_level="warning"
@@ -83,7 +92,7 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_healthy(url, thread)
-        yield LiveServer(url, demo)
+        yield LiveServer(url, demo, shop, viewer_token)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -119,11 +128,12 @@ def screenshot(page: Page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
-def log_in(page: Page, server: LiveServer) -> None:
+def log_in(page: Page, server: LiveServer, token: str | None = None) -> None:
     page.goto(f"{server.url}/")
     assert "/login" in page.url  # no session yet: sent to the login form
-    screenshot(page, "login")
-    page.fill("input[name=token]", server.demo.token)
+    if token is None:
+        screenshot(page, "login")
+    page.fill("input[name=token]", token or server.demo.token)
     page.click("button[type=submit]")
     page.wait_for_url(f"{server.url}/")
 
@@ -202,3 +212,65 @@ def test_an_unknown_lineage_ref_shows_the_error_page(live_server: LiveServer, pa
     assert response is not None and response.status == 404
     expect(page.get_by_role("alert")).to_contain_text("No object 'artifact:art_nope'")
     screenshot(page, "error-404")
+
+
+def test_data_pages_in_a_real_browser(live_server: LiveServer, page: Page) -> None:
+    from playwright.sync_api import expect
+
+    server = live_server
+    log_in(page, server)
+    page.get_by_role("navigation").get_by_role("link", name="Data", exact=True).click()
+    page.wait_for_url(f"{server.url}/data")
+    expect(page.locator("h1")).to_have_text("Data")
+    catalog = page.locator("table.catalog")
+    for name in ("sales", "stores", "payroll"):
+        expect(catalog.get_by_role("link", name=f"{PROJECT}/{name}")).to_be_visible()
+    payroll = catalog.locator("tr", has=page.get_by_role("link", name=f"{PROJECT}/payroll"))
+    expect(payroll.locator(".badge.restricted")).to_have_text("restricted")
+    expect(page.locator("table.sources").get_by_text("stores-csv")).to_be_visible()
+    screenshot(page, "data-catalog")
+
+    page.select_option("select[name=sensitivity]", "restricted")
+    page.select_option("select[name=project]", PROJECT)
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_url("**/data?*sensitivity=restricted*")
+    expect(catalog.locator("tbody tr")).to_have_count(1)
+    expect(catalog).to_contain_text("payroll")
+
+    page.goto(f"{server.url}/data")
+    catalog.get_by_role("link", name=f"{PROJECT}/sales").click()
+    page.wait_for_url(f"{server.url}/data/{PROJECT}/sales")
+    expect(page.locator("h1")).to_have_text("sales")
+    expect(page.locator("tr#v3 .badge.quarantined")).to_be_visible()
+    expect(page.locator("tr#v2 .badge.latest")).to_be_visible()
+    expect(page.locator("table.schema")).to_contain_text("email · 100%")
+    expect(page.locator("pre.yaml")).to_contain_text("type: range, column: units")
+    screenshot(page, "data-dataset")
+
+    page.locator("tr#v3").get_by_role("link", name="v3").click()
+    page.wait_for_url(f"{server.url}/data/{PROJECT}/sales/v/v3")
+    expect(page.locator("h1")).to_have_text("sales v3")
+    expect(page.locator("table.quality tbody tr").first).to_contain_text("values outside [0, 20]")
+    units = page.locator("#col-units")
+    expect(units.locator("svg.chart-histogram rect.bar")).to_have_count(20)
+    expect(page.locator("#col-store svg.chart-top")).to_be_visible()
+    screenshot(page, "data-version")
+
+    page.locator("main").get_by_role("link", name="Lineage", exact=True).click()
+    page.wait_for_url("**/lineage?ref=dataset_version%3A*")
+    expect(page.locator("svg.graph")).to_be_visible()
+
+
+def test_restricted_values_are_hidden_in_a_real_browser(
+    live_server: LiveServer, page: Page
+) -> None:
+    from playwright.sync_api import expect
+
+    log_in(page, live_server, live_server.viewer_token)
+    page.goto(f"{live_server.url}/data/{PROJECT}/payroll/v/v1")
+    expect(page.locator("#hidden-note")).to_contain_text(
+        "Values hidden: restricted dataset, ask the owner"
+    )
+    expect(page.locator("#col-salary")).to_contain_text("Values hidden (restricted).")
+    expect(page.locator("svg.chart")).to_have_count(0)
+    screenshot(page, "data-version-restricted")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import html
 import re
+import shutil
+from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -13,14 +15,41 @@ from sqlalchemy import update
 from passline.demo import DemoSummary, run_demo
 from passline.server.ui import BLOCKS, human_size, when
 from passline.services.workspace import Services, Workspace
+from passline.settings import Settings
 from passline.store.models import AuditEventRow, UserRow
 
-PAGES = ["/", "/projects/retail-demand", "/lineage", "/audit"] + [f"/{s}" for s in BLOCKS]
+PAGES = [
+    "/",
+    "/projects/retail-demand",
+    "/lineage",
+    "/audit",
+    "/data",
+    "/data/retail-demand/sales",
+    "/data/retail-demand/sales/v/v1",
+] + [f"/{s}" for s in BLOCKS]
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DemoSummary]:
+    """The demo, run once per session (it ingests real datasets: about 1.5 s)."""
+    home = tmp_path_factory.mktemp("demo") / "home"
+    template = Workspace.open(Settings(home=home))
+    summary = run_demo(template)
+    template.close()
+    return home, summary
 
 
 @pytest.fixture
-def demo(workspace: Workspace) -> DemoSummary:
-    return run_demo(workspace)
+def settings(tmp_path: Path, demo_template: tuple[Path, DemoSummary]) -> Settings:
+    """Each test gets its own copy of the demo workspace, so tests cannot disturb others."""
+    home = tmp_path / "home"
+    shutil.copytree(demo_template[0], home)
+    return Settings(home=home)
+
+
+@pytest.fixture
+def demo(workspace: Workspace, demo_template: tuple[Path, DemoSummary]) -> DemoSummary:
+    return demo_template[1]
 
 
 @pytest.fixture
@@ -139,6 +168,24 @@ def test_blocks_not_built_yet_say_so_honestly(ui: TestClient, slug: str) -> None
     assert "<table" not in response.text  # no made-up rows
 
 
+def test_data_is_a_built_block(ui: TestClient) -> None:
+    assert "data" not in BLOCKS
+    body = ui.get("/").text
+    assert '<a href="/data">Data</a>' in body  # not marked "soon" any more
+    assert ui.get("/data").status_code == 200
+
+
+def test_every_demo_dataset_and_version_page_renders(ui: TestClient, admin: Services) -> None:
+    # Whatever datasets the demo holds (the data pages' own tests make their own data).
+    for dataset in admin.datasets.search():
+        key = f"{dataset.project}/{dataset.name}"
+        assert ui.get(f"/data/{key}").status_code == 200, key
+        for version in admin.datasets.versions(key):
+            page = ui.get(f"/data/{key}/v/v{version.number}")
+            assert page.status_code == 200, version.label
+            assert "Traceback" not in page.text
+
+
 # --- projects -------------------------------------------------------------------------------
 
 
@@ -163,6 +210,7 @@ def test_project_page_shows_members_and_artifacts(ui: TestClient, demo: DemoSumm
         assert f"/lineage?ref={artifact.ref.replace(':', '%3A')}" in response.text
     assert "transactions_A.csv" not in page  # another project's artifact
     assert 'href="/audit?project=retail-demand"' in response.text
+    assert 'href="/data?project=retail-demand"' in response.text
 
 
 def test_unknown_project_is_a_404_page(ui: TestClient) -> None:

@@ -195,3 +195,47 @@ def test_a_source_with_nothing_new_keeps_the_latest_version(svc: Services) -> No
     first = ingest(svc, sales(5))
     again = svc.ingest.ingest("retail/sales", _Idle(sales(1)), IngestOptions(mode="append"))
     assert again.id == first.id and again.unchanged
+
+
+def test_reingesting_the_same_file_stops_before_reading_it(svc: Services, tmp_path: Path) -> None:
+    csv = tmp_path / "sales.csv"
+    csv.write_text("id,store,units\n1,a,10\n2,b,12\n")
+    first = svc.ingest.ingest("retail/sales", FileConnector(str(csv)))
+    blobs = svc.workspace.settings.home / "artifacts" / "sha256"
+    before = sorted(p.name for p in blobs.rglob("*") if p.is_file())
+    again = svc.ingest.ingest("retail/sales", FileConnector(str(csv)), IngestOptions(mode="append"))
+    assert again.unchanged and again.id == first.id and again.new_bytes == 0
+    assert sorted(p.name for p in blobs.rglob("*") if p.is_file()) == before
+    assert (
+        first.source["fingerprint"] and again.source["fingerprint"] == first.source["fingerprint"]
+    )
+
+
+def test_a_failed_first_ingest_leaves_no_dataset(svc: Services, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n3\n")
+    with pytest.raises(InvalidInput):
+        svc.ingest.ingest("retail/never", FileConnector(str(bad)))
+    assert svc.datasets.search(text="never") == []
+
+
+def test_restricted_versions_hide_quoted_values_from_viewers_without_a_grant(
+    any_workspace: Workspace, svc: Services
+) -> None:
+    from tests.conftest import services_as
+
+    rows = [{"id": i, "email": f"u{i}@example.com"} for i in range(20)]
+    svc.ingest.ingest("retail/people", TableConnector(rows))
+    svc.datasets.configure(
+        "retail/people",
+        expectations=("expectations:\n  - {type: regex, column: email, pattern: '^a'}\n"),
+    )
+    svc.ingest.ingest("retail/people", TableConnector(rows[:10]))
+    svc.datasets.set_sensitivity("retail/people", "restricted")
+    svc.identity.create_user("vic")
+    svc.projects.add_member("retail", "vic", "viewer")
+    vic = services_as(any_workspace, "vic")
+    assert not vic.datasets.can_read("retail/people") and svc.datasets.can_read("retail/people")
+    seen = str([v.model_dump() for v in vic.datasets.versions("retail/people")])
+    assert "@example.com" not in seen and "u1" not in seen and "e***" not in seen
+    assert "@example.com" in str(svc.datasets.version("retail/people@v2").quality)

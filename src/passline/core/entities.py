@@ -156,6 +156,9 @@ class Dataset(Entity):
     key_columns: list[str] = []
     expectations: str | None = None
     latest_version: str | None = None
+    latest_number: int | None = None
+    latest_rows: int | None = None
+    latest_at: datetime | None = None
     created_at: datetime
     created_by: str
 

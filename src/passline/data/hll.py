@@ -20,6 +20,8 @@ _PRECISION = 12  # 4096 registers: about 1.6% standard error, 4 KiB per column
 _M = 1 << _PRECISION
 _ALPHA = 0.7213 / (1 + 1.079 / _M)
 _PRIME = np.uint64(0x100000001B3)
+EXACT_LIMIT = 1024
+_EMPTY = np.zeros(0, dtype=np.uint64)
 
 
 def _mix(values: np.ndarray) -> np.ndarray:
@@ -104,21 +106,41 @@ def hash_array(array: pa.Array) -> np.ndarray:
         values = np.asarray(array.to_numpy(zero_copy_only=False), dtype=np.float64)
         values = np.where(values == 0, 0.0, values)  # -0.0 and 0.0 are one value
         return _mix(values.view(np.uint64))
-    if pa.types.is_temporal(kind) or pa.types.is_integer(kind) or pa.types.is_decimal(kind):
-        as_int = (
-            pc.cast(array, pa.int64())
-            if not pa.types.is_decimal(kind)
-            else pc.cast(array, pa.float64())
+    if pa.types.is_temporal(kind):
+        return _mix(_temporal_ints(array).astype(np.uint64))
+    if pa.types.is_integer(kind):
+        return _mix(
+            np.asarray(array.to_numpy(zero_copy_only=False)).astype(np.int64).view(np.uint64)
         )
-        return _mix(np.asarray(as_int.to_numpy(zero_copy_only=False)).view(np.uint64))
+    if pa.types.is_decimal(kind):
+        as_float = pc.cast(array, pa.float64()).to_numpy(zero_copy_only=False)
+        return _mix(np.asarray(as_float, dtype=np.float64).view(np.uint64))
     return _hash_binary(pc.cast(array, pa.string()))
 
 
-class HyperLogLog:
-    """Mergeable distinct-count estimate with 4,096 one-byte registers."""
+def _temporal_ints(array: pa.Array) -> np.ndarray:
+    """A date or time's underlying integer: Arrow casts date32/time32 only to 32-bit ints,
+    so reinterpret the buffer at the type's own width (zero copy), then widen."""
+    width = array.type.bit_width
+    raw = array.view(pa.int32() if width == 32 else pa.int64())
+    return np.asarray(raw.to_numpy(zero_copy_only=False), dtype=np.int64)
 
-    def __init__(self, registers: np.ndarray | None = None) -> None:
+
+class HyperLogLog:
+    """Mergeable distinct-count estimate with 4,096 one-byte registers.
+
+    Up to ``EXACT_LIMIT`` distinct values it also keeps their hashes and answers exactly:
+    small columns (stores, countries, days) get their true count, not an estimate whose
+    register collisions would show as "27 distinct" for 28 dates.
+    """
+
+    def __init__(
+        self,
+        registers: np.ndarray | None = None,
+        exact: np.ndarray | None = None,
+    ) -> None:
         self.registers = registers if registers is not None else np.zeros(_M, dtype=np.uint8)
+        self.exact = exact if exact is not None or registers is not None else _EMPTY
 
     def update(self, array: pa.Array) -> None:
         if _is_binary_like(array.type):
@@ -128,15 +150,34 @@ class HyperLogLog:
         hashes = hash_array(array)
         if len(hashes) == 0:
             return
+        self._remember(hashes)
         index = (hashes >> np.uint64(64 - _PRECISION)).astype(np.int64)
         rest = (hashes << np.uint64(_PRECISION)) | np.uint64(1 << (_PRECISION - 1))
         rank = (_leading_zeros(rest) + 1).astype(np.uint8)
         np.maximum.at(self.registers, index, rank)
 
+    def _remember(self, hashes: np.ndarray) -> None:
+        if self.exact is None:
+            return
+        if (
+            len(hashes) > EXACT_LIMIT * 8
+            and len(np.unique(hashes[: EXACT_LIMIT * 8])) > EXACT_LIMIT
+        ):
+            self.exact = None  # clearly many distinct values: stop tracking them
+            return
+        merged = np.union1d(self.exact, hashes)
+        self.exact = merged if len(merged) <= EXACT_LIMIT else None
+
     def merge(self, other: HyperLogLog) -> HyperLogLog:
-        return HyperLogLog(np.maximum(self.registers, other.registers))
+        exact = None
+        if self.exact is not None and other.exact is not None:
+            union = np.union1d(self.exact, other.exact)
+            exact = union if len(union) <= EXACT_LIMIT else None
+        return HyperLogLog(np.maximum(self.registers, other.registers), exact)
 
     def estimate(self) -> int:
+        if self.exact is not None:
+            return len(self.exact)
         registers = self.registers.astype(np.float64)
         raw = _ALPHA * _M * _M / np.sum(np.exp2(-registers))
         zeros = int(np.count_nonzero(self.registers == 0))
@@ -145,19 +186,23 @@ class HyperLogLog:
         return round(raw)
 
     def to_b64(self) -> str:
-        return base64.b64encode(self.registers.tobytes()).decode()
+        registers = base64.b64encode(self.registers.tobytes()).decode()
+        if self.exact is None:
+            return registers
+        return registers + "|" + base64.b64encode(self.exact.tobytes()).decode()
 
     @classmethod
     def from_b64(cls, text: str) -> HyperLogLog:
-        return cls(np.frombuffer(base64.b64decode(text), dtype=np.uint8).copy())
+        registers, _, exact = text.partition("|")
+        values = np.frombuffer(base64.b64decode(registers), dtype=np.uint8).copy()
+        hashes = np.frombuffer(base64.b64decode(exact), dtype=np.uint64).copy() if exact else None
+        return cls(values, hashes)
 
 
 def _leading_zeros(values: np.ndarray) -> np.ndarray:
-    """Count leading zero bits of uint64 values, vectorised (binary search on the bit width)."""
-    count = np.zeros(len(values), dtype=np.int64)
-    current = values.copy()
-    for shift in (32, 16, 8, 4, 2, 1):
-        mask = current < (np.uint64(1) << np.uint64(64 - shift))
-        count += np.where(mask, shift, 0)
-        current = np.where(mask, current << np.uint64(shift), current)
-    return count
+    """Count leading zero bits of uint64 values: smear the top set bit rightwards, then
+    64 minus the count of ones is the number of leading zeros (in place, no branches)."""
+    smeared = values.copy()
+    for shift in (1, 2, 4, 8, 16, 32):
+        smeared |= smeared >> np.uint64(shift)
+    return 64 - np.bitwise_count(smeared).astype(np.int64)

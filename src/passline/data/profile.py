@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from passline.data.hll import HyperLogLog
+from passline.data.hll import HyperLogLog, _temporal_ints
 
 __all__ = ["ColumnProfile", "DatasetProfile", "column_kind"]
 
@@ -45,11 +45,7 @@ def _numeric_values(array: pa.Array, kind: str) -> np.ndarray:
     """Non-null values as float64 (temporal values as their integer epoch units)."""
     present = array.drop_null() if array.null_count else array
     if kind == "temporal":
-        present = (
-            pc.cast(present, pa.int64())
-            if not pa.types.is_date32(present.type)
-            else (pc.cast(present, pa.int32()))
-        )
+        return np.ascontiguousarray(_temporal_ints(present), dtype=np.float64)
     values = np.asarray(present.to_numpy(zero_copy_only=False), dtype=np.float64)
     values = values[np.isfinite(values)] if kind == "numeric" else values
     return np.ascontiguousarray(values)
@@ -213,15 +209,12 @@ class ColumnProfile:
             return int(value)
         if self.kind != "temporal":
             return value
-        try:
-            return (
-                pa.scalar(int(value), pa.int64())
-                .cast(pa.type_for_alias(self.type))
-                .as_py()
-                .isoformat()
-            )
-        except (ValueError, pa.ArrowInvalid, pa.ArrowNotImplementedError, AttributeError):
+        kind = _temporal_type(self.type)
+        if kind is None:
             return value
+        raw = pa.array([int(value)], pa.int32() if kind.bit_width == 32 else pa.int64())
+        moment = raw.view(kind)[0].as_py()
+        return moment.isoformat() if hasattr(moment, "isoformat") else str(moment)
 
     def histogram(self, bins: int = HISTOGRAM_BINS) -> dict[str, list[float]]:
         """Equal-width bins between min and max, derived from the KLL sketch."""
@@ -307,6 +300,23 @@ class DatasetProfile:
     def from_dict(cls, data: dict[str, Any]) -> DatasetProfile:
         columns = [ColumnProfile.from_dict(c) for c in data["columns"]]
         return cls({c.name: c for c in columns}, data["rows"])
+
+
+def _temporal_type(text: str) -> pa.DataType | None:
+    """The Arrow type from its printed name (``timestamp[us, tz=UTC]``, ``date32[day]``)."""
+    name, _, rest = text.partition("[")
+    args = [a.strip() for a in rest.rstrip("]").split(",")] if rest else []
+    try:
+        if name == "timestamp":
+            zone = args[1].removeprefix("tz=") if len(args) > 1 else None
+            return pa.timestamp(args[0], tz=zone)
+        makers = {"date32": pa.date32, "date64": pa.date64}
+        if name in makers:
+            return makers[name]()
+        units = {"time32": pa.time32, "time64": pa.time64, "duration": pa.duration}
+        return units[name](args[0]) if name in units else None
+    except (ValueError, KeyError, IndexError, pa.ArrowInvalid):
+        return None
 
 
 def _min(a: Any, b: Any) -> Any:

@@ -45,7 +45,7 @@ def schema_to_json(schema: pa.Schema) -> dict[str, Any]:
     }
 
 
-def to_dataset(row: DatasetRow, project: str) -> Dataset:
+def to_dataset(row: DatasetRow, project: str, latest: DatasetVersionRow | None = None) -> Dataset:
     return Dataset(
         id=row.id,
         project=project,
@@ -59,6 +59,9 @@ def to_dataset(row: DatasetRow, project: str) -> Dataset:
         key_columns=list(row.key_columns or []),
         expectations=row.expectations,
         latest_version=row.latest_version_id,
+        latest_number=latest.number if latest else None,
+        latest_rows=latest.rows if latest else None,
+        latest_at=as_utc(latest.created_at) if latest else None,
         created_at=as_utc(row.created_at),
         created_by=row.created_by,
     )

@@ -42,7 +42,12 @@ class DatasetService(DatasetAccess):
     def get(self, ref: str) -> Dataset:
         with self.db.read() as session:
             row, project = self._dataset_row(session, ref)
-            return to_dataset(row, project)
+            latest = (
+                session.get(DatasetVersionRow, row.latest_version_id)
+                if row.latest_version_id
+                else None
+            )
+            return to_dataset(row, project, latest)
 
     def search(
         self,
@@ -54,46 +59,46 @@ class DatasetService(DatasetAccess):
         project: str | None = None,
     ) -> list[Dataset]:
         """Datasets the caller can see, filtered by name/description text, tag, column,
-        owner, sensitivity or project (all optional, combined with AND)."""
+        owner, sensitivity or project (all optional, combined with AND). One query: the
+        latest version of each dataset comes along in an outer join."""
         if sensitivity:
             check_level(sensitivity)
         with self.db.read() as session:
-            query = select(DatasetRow, ProjectRow.name).join(
-                ProjectRow, ProjectRow.id == DatasetRow.project_id
-            )
-            visible = self._visible_project_ids(session)
-            if visible is not None:
-                query = query.where(DatasetRow.project_id.in_(visible))
-            if text:
-                like = f"%{text.lower()}%"
-                query = query.where(
-                    or_(DatasetRow.name.like(like), DatasetRow.description.ilike(like))
-                )
-            if owner:
-                query = query.where(DatasetRow.owner == owner)
-            if sensitivity:
-                query = query.where(DatasetRow.sensitivity == sensitivity)
-            if project:
-                query = query.where(ProjectRow.name == project)
+            query = self._catalog_query(session, text, owner, sensitivity, project)
             rows = session.execute(query.order_by(ProjectRow.name, DatasetRow.name)).all()
-            found = [to_dataset(row, name) for row, name in rows]
-            if tag:
-                found = [
-                    d
-                    for d in found
-                    if tag in d.tags or any(tag in t for t in d.column_tags.values())
-                ]
-            if column:
-                found = [d for d in found if self._has_column(session, d, column)]
-            return found
+        found = [
+            to_dataset(row, name, latest)
+            for row, name, latest in rows
+            if _matches(row, latest, tag, column)
+        ]
+        return found
 
-    def _has_column(self, session: Session, dataset: Dataset, column: str) -> bool:
-        if dataset.latest_version is None:
-            return False
-        version = session.get(DatasetVersionRow, dataset.latest_version)
-        return version is not None and any(
-            c["name"] == column for c in version.schema_json["columns"]
+    def _catalog_query(
+        self,
+        session: Session,
+        text: str | None,
+        owner: str | None,
+        sensitivity: str | None,
+        project: str | None,
+    ) -> Any:
+        query = (
+            select(DatasetRow, ProjectRow.name, DatasetVersionRow)
+            .join(ProjectRow, ProjectRow.id == DatasetRow.project_id)
+            .outerjoin(DatasetVersionRow, DatasetVersionRow.id == DatasetRow.latest_version_id)
         )
+        visible = self._visible_project_ids(session)
+        if visible is not None:
+            query = query.where(DatasetRow.project_id.in_(visible))
+        if text:
+            like = f"%{text.lower()}%"
+            query = query.where(or_(DatasetRow.name.like(like), DatasetRow.description.ilike(like)))
+        if owner:
+            query = query.where(DatasetRow.owner == owner)
+        if sensitivity:
+            query = query.where(DatasetRow.sensitivity == sensitivity)
+        if project:
+            query = query.where(ProjectRow.name == project)
+        return query
 
     def versions(self, ref: str) -> list[DatasetVersion]:
         """Every version, newest first, quarantined ones included."""
@@ -106,7 +111,8 @@ class DatasetService(DatasetAccess):
                 .order_by(DatasetVersionRow.number.desc())
             ).scalars()
             label = f"{project}/{dataset.name}"
-            return [to_version(r, label, dataset.latest_version_id) for r in rows]
+            shown = self._can_read_data(session, dataset)
+            return [_visible(to_version(r, label, dataset.latest_version_id), shown) for r in rows]
 
     def version(self, ref: str) -> DatasetVersion:
         parsed = parse_dataset_ref(ref)
@@ -114,7 +120,15 @@ class DatasetService(DatasetAccess):
             dataset, project = self._dataset_row(session, parsed)
             self._require(session, project, Role.VIEWER, "view versions")
             row = self._version_row(session, dataset, parsed.selector)
-            return to_version(row, f"{project}/{dataset.name}", dataset.latest_version_id)
+            version = to_version(row, f"{project}/{dataset.name}", dataset.latest_version_id)
+            return _visible(version, self._can_read_data(session, dataset))
+
+    def can_read(self, ref: str) -> bool:
+        """Whether the caller may see this dataset's values (restricted needs a grant)."""
+        with self.db.read() as session:
+            dataset, project = self._dataset_row(session, ref)
+            self._require(session, project, Role.VIEWER, "view datasets")
+            return self._can_read_data(session, dataset)
 
     # -- data ---------------------------------------------------------------------------
 
@@ -444,6 +458,45 @@ def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
     return str(value)
+
+
+def _matches(
+    row: DatasetRow, latest: DatasetVersionRow | None, tag: str | None, column: str | None
+) -> bool:
+    if (
+        tag
+        and tag not in (row.tags or [])
+        and not any(tag in tags for tags in (row.column_tags or {}).values())
+    ):
+        return False
+    if column:
+        columns = latest.schema_json["columns"] if latest is not None else []
+        return any(c["name"] == column for c in columns)
+    return True
+
+
+def _visible(version: DatasetVersion, shown: bool) -> DatasetVersion:
+    """Quality messages and PII examples quote values: hide them without a read grant."""
+    if shown:
+        return version
+    quality = [
+        {
+            **r,
+            "message": f"{r.get('column') or 'dataset'}: {'passed' if r['passed'] else 'failed'}"
+            " (values hidden: restricted dataset)",
+            "observed": {
+                k: v for k, v in r.get("observed", {}).items() if isinstance(v, int | float)
+            },
+        }
+        for r in version.quality
+    ]
+    columns = {
+        c: {k: v for k, v in f.items() if k != "examples"}
+        for c, f in version.pii.get("columns", {}).items()
+    }
+    pii = {**version.pii, "columns": columns}
+    bad_rows = {k: v for k, v in version.bad_rows.items() if k in ("skipped", "quarantined")}
+    return version.model_copy(update={"quality": quality, "pii": pii, "bad_rows": bad_rows})
 
 
 def _counts_only(summary: dict[str, Any]) -> dict[str, Any]:

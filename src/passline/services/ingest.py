@@ -63,23 +63,31 @@ class IngestService(DatasetAccess):
     def ingest(
         self, dataset: str, connector: Connector, options: IngestOptions | None = None
     ) -> DatasetVersion:
-        """Read everything ``connector`` yields into a new version of ``project/name``."""
+        """Read everything ``connector`` yields into a new version of ``project/name``.
+
+        The dataset is created by the first ingest that stores a version; an ingest that
+        fails leaves no trace in the catalog.
+        """
         options = options or IngestOptions()
         ref = self._target(dataset)
         if options.mode not in ("replace", "append"):
             raise InvalidInput(
                 f"The mode must be 'replace' or 'append'. Got {options.mode!r} instead."
             )
-        dataset_row = self._ensure_dataset(ref, options)
+        existing = self._existing_dataset(ref)
+        fingerprint = connector.fingerprint()
+        known = self._known_source(ref, existing, fingerprint)
+        if known is not None:
+            return known  # the very same source bytes as the latest version: nothing to do
         try:
-            written = self._write(dataset_row, connector, options)
+            written = self._write(ref, existing, connector, options)
         except NoBatches:
             # An idle stream or an empty API page: nothing new, so the latest version stands.
-            if dataset_row.latest_version_id is None:
+            if existing is None or existing.latest_version_id is None:
                 raise
             connector.commit()
-            return self._latest_unchanged(ref, dataset_row.id)
-        version = self._commit(ref, dataset_row.id, connector, written, options)
+            return self._latest_unchanged(ref, existing.id)
+        version = self._commit(ref, connector, written, options, fingerprint)
         connector.commit()
         return version
 
@@ -90,7 +98,18 @@ class IngestService(DatasetAccess):
             row = session.get(DatasetVersionRow, dataset.latest_version_id)
             assert row is not None
             label = f"{ref.project}/{ref.name}"
-            return to_version(row, label, dataset.latest_version_id, unchanged=True)
+            return _unchanged_version(row, label, dataset.latest_version_id)
+
+    def _known_source(
+        self, ref: DatasetRef, dataset: DatasetRow | None, fingerprint: str | None
+    ) -> DatasetVersion | None:
+        if fingerprint is None or dataset is None or dataset.latest_version_id is None:
+            return None
+        with self.db.read() as session:
+            latest = session.get(DatasetVersionRow, dataset.latest_version_id)
+        if latest is None or latest.source.get("fingerprint") != fingerprint:
+            return None
+        return _unchanged_version(latest, f"{ref.project}/{ref.name}", latest.id)
 
     # -- before the write ---------------------------------------------------------------
 
@@ -105,65 +124,97 @@ class IngestService(DatasetAccess):
         check_name("dataset", ref.name)
         return ref
 
-    def _ensure_dataset(self, ref: DatasetRef, options: IngestOptions) -> DatasetRow:
-        with self.db.write() as session:
+    def _existing_dataset(self, ref: DatasetRef) -> DatasetRow | None:
+        """The dataset if it exists, after checking the caller may ingest into the project."""
+        with self.db.read() as session:
             project = self._require(session, ref.project or "", Role.CONTRIBUTOR, "ingest data")
-            row = session.execute(
+            return session.execute(
                 select(DatasetRow).where(
                     DatasetRow.project_id == project.id, DatasetRow.name == ref.name
                 )
             ).scalar_one_or_none()
-            if row is not None:
-                return row
-            row = DatasetRow(
-                id=new_id("dst"),
-                project_id=project.id,
-                name=ref.name,
-                description=options.description or "",
-                owner=self.actor_name,
-                sensitivity="internal",
-                tags=[],
-                column_tags={},
-                key_columns=[],
-                created_at=utcnow(),
-                created_by=self.actor_name,
-            )
-            session.add(row)
-            self._audit(
-                session,
-                "dataset.create",
-                f"dataset:{ref.project}/{ref.name}",
-                ref.project,
-                {"owner": self.actor_name},
-            )
-            return row
 
-    def _write(self, dataset: DatasetRow, connector: Connector, options: IngestOptions) -> _Written:
+    def _lock_or_create(
+        self, session: Session, ref: DatasetRef, options: IngestOptions
+    ) -> DatasetRow:
+        """The dataset row, locked for this commit; made now if this is its first version."""
+        project = self._project(session, ref.project or "")
+        query = select(DatasetRow).where(
+            DatasetRow.project_id == project.id, DatasetRow.name == ref.name
+        )
+        row = session.execute(query.with_for_update()).scalar_one_or_none()
+        if row is not None:
+            return row
+        insert_ignore(
+            session,
+            DatasetRow.__table__,
+            [
+                {
+                    "id": new_id("dst"),
+                    "project_id": project.id,
+                    "name": ref.name,
+                    "description": options.description or "",
+                    "owner": self.actor_name,
+                    "sensitivity": "internal",
+                    "tags": [],
+                    "column_tags": {},
+                    "key_columns": [],
+                    "created_at": utcnow(),
+                    "created_by": self.actor_name,
+                }
+            ],
+        )
+        self._audit(
+            session,
+            "dataset.create",
+            f"dataset:{ref.project}/{ref.name}",
+            ref.project,
+            {"owner": self.actor_name},
+        )
+        return session.execute(query.with_for_update()).scalar_one()
+
+    def _write(
+        self,
+        ref: DatasetRef,
+        dataset: DatasetRow | None,
+        connector: Connector,
+        options: IngestOptions,
+    ) -> _Written:
         parent = self._latest_schema(dataset)
         holder: dict[str, Any] = {}
 
         def on_schema(schema: pa.Schema) -> list[Any]:
             if parent is not None:
-                self._check_schema(dataset, parent, schema, options)
+                self._check_schema(ref.name, parent, schema, options)
             holder["profile"] = DatasetProfile.for_schema(schema)
             holder["observers"] = self._observers(dataset, schema)
             return [holder["profile"], *holder["observers"].values()]
 
-        encryptor = self._encryptor() if dataset.sensitivity == "restricted" else None
+        restricted = dataset is not None and dataset.sensitivity == "restricted"
+        encryptor = self._encryptor() if restricted else None
         part, schema = write_part(
-            connector.batches(), self.ws.blobs, on_schema=on_schema, encryptor=encryptor
+            connector.batches(),
+            self.ws.blobs,
+            on_schema=on_schema,
+            encryptor=encryptor,
+            row_group_bytes=self._row_group_bytes(),
         )
         return _Written(part, schema, holder["profile"], holder["observers"])
 
-    def _latest_schema(self, dataset: DatasetRow) -> pa.Schema | None:
-        if dataset.latest_version_id is None:
+    def _row_group_bytes(self) -> int:
+        # Bigger row groups compress better and encode faster; a quarter of the budget
+        # keeps the buffered batches well inside it.
+        return max(1 << 20, self.ws.settings.memory_budget_mb * (1 << 20) // 4)
+
+    def _latest_schema(self, dataset: DatasetRow | None) -> pa.Schema | None:
+        if dataset is None or dataset.latest_version_id is None:
             return None
         with self.db.read() as session:
             row = session.get(DatasetVersionRow, dataset.latest_version_id)
             return schema_from_json(row.schema_json) if row else None
 
     def _check_schema(
-        self, dataset: DatasetRow, old: pa.Schema, new: pa.Schema, options: IngestOptions
+        self, name: str, old: pa.Schema, new: pa.Schema, options: IngestOptions
     ) -> None:
         from passline.data.diff import schema_diff
 
@@ -171,22 +222,22 @@ class IngestService(DatasetAccess):
         changed = diff.added or diff.dropped or diff.type_changes or diff.nullability_changes
         if options.mode == "append" and changed:
             raise InvalidInput(
-                f"Cannot append to {dataset.name}: the new rows' schema differs from the latest "
+                f"Cannot append to {name}: the new rows' schema differs from the latest "
                 "version's:\n" + "\n".join(diff.render()),
                 hint="Append rows with the same columns and types, or ingest with mode replace.",
             )
         if diff.is_breaking and not options.allow_breaking:
             raise InvalidInput(
-                f"The new schema of {dataset.name} breaks the latest version's:\n"
+                f"The new schema of {name} breaks the latest version's:\n"
                 + "\n".join(diff.render()),
                 hint="Additive changes pass; to accept a breaking one, use --allow-breaking.",
             )
 
-    def _observers(self, dataset: DatasetRow, schema: pa.Schema) -> dict[str, Any]:
+    def _observers(self, dataset: DatasetRow | None, schema: pa.Schema) -> dict[str, Any]:
         from passline.data.pii import PiiScanner
 
         observers: dict[str, Any] = {"pii": PiiScanner()}
-        if dataset.expectations:
+        if dataset is not None and dataset.expectations:
             from passline.data.expectations import ExpectationRunner, parse_expectations
 
             observers["quality"] = ExpectationRunner(parse_expectations(dataset.expectations))
@@ -209,46 +260,41 @@ class IngestService(DatasetAccess):
     def _commit(
         self,
         ref: DatasetRef,
-        dataset_id: str,
         connector: Connector,
         written: _Written,
         options: IngestOptions,
+        fingerprint: str | None,
     ) -> DatasetVersion:
         quality = self._quality(ref, written)
-        profile_digest = self._store_json(self._profile_for(dataset_id, written, options).to_dict())
         bad_rows = self._bad_rows(connector)
+        source = {**connector.describe(), **({"fingerprint": fingerprint} if fingerprint else {})}
+        label = f"{ref.project}/{ref.name}"
         with self.db.write() as session:
-            dataset = session.execute(
-                select(DatasetRow).where(DatasetRow.id == dataset_id).with_for_update()
-            ).scalar_one()
+            dataset = self._lock_or_create(session, ref, options)
             parent = self._parent(session, dataset, options)
             parts = self._parts(parent, written.part, options)
             version_id = content_id(dataset.id, parts, written.schema)
             existing = session.get(DatasetVersionRow, version_id)
-            label = f"{ref.project}/{ref.name}"
             if existing is not None:
                 return self._unchanged(session, dataset, existing, label)
-            status = (
-                "quarantined"
-                if any(r["level"] == "error" and not r["passed"] for r in quality)
-                else "ok"
-            )
+            profile = self._profile_for(parent, written, options)
+            failed = any(r["level"] == "error" and not r["passed"] for r in quality)
             row = DatasetVersionRow(
                 id=version_id,
                 dataset_id=dataset.id,
                 number=self._next_number(session, dataset.id),
-                status=status,
+                status="quarantined" if failed else "ok",
                 mode=options.mode,
                 parts=parts,
                 schema_json=schema_to_json(written.schema),
                 rows=sum(p["rows"] for p in parts),
                 bytes=sum(p["bytes"] for p in parts),
                 new_bytes=written.part.bytes if written.part.created else 0,
-                source=connector.describe(),
+                source=source,
                 parent_id=parent.id if parent else None,
                 actor=self.actor_name,
                 created_at=utcnow(),
-                profile_digest=profile_digest,
+                profile_digest=self._store_json(profile.to_dict()),
                 quality=quality,
                 pii=self._pii(written),
                 bad_rows=bad_rows,
@@ -256,7 +302,7 @@ class IngestService(DatasetAccess):
                 encrypted=written.part.encrypted,
             )
             session.add(row)
-            if status == "ok":
+            if row.status == "ok":
                 dataset.latest_version_id = row.id
             self._propagate_sensitivity(session, dataset, options)
             self._record_lineage(session, dataset, row, parent, connector, options, label)
@@ -269,7 +315,7 @@ class IngestService(DatasetAccess):
                     "dataset": label,
                     "number": row.number,
                     "rows": row.rows,
-                    "status": status,
+                    "status": row.status,
                     "mode": options.mode,
                     "new_bytes": row.new_bytes,
                 },
@@ -310,26 +356,16 @@ class IngestService(DatasetAccess):
                     "why": "same content re-ingested",
                 },
             )
-        return to_version(existing, label, dataset.latest_version_id, unchanged=True)
+        return _unchanged_version(existing, label, dataset.latest_version_id)
 
     def _profile_for(
-        self, dataset_id: str, written: _Written, options: IngestOptions
+        self, parent: DatasetVersionRow | None, written: _Written, options: IngestOptions
     ) -> DatasetProfile:
-        if options.mode != "append":
-            return written.profile
-        with self.db.read() as session:
-            dataset = session.get(DatasetRow, dataset_id)
-            parent = (
-                session.get(DatasetVersionRow, dataset.latest_version_id)
-                if dataset and dataset.latest_version_id
-                else None
-            )
-        if parent is None:
+        if options.mode != "append" or parent is None:
             return written.profile
         # Sketches merge: the appended version's profile never re-reads the parent's data.
-        return DatasetProfile.from_dict(self._load_json_blob(parent.profile_digest)).merge(
-            written.profile
-        )
+        stored = DatasetProfile.from_dict(self._load_json_blob(parent.profile_digest))
+        return stored.merge(written.profile)
 
     def _quality(self, ref: DatasetRef, written: _Written) -> list[dict[str, Any]]:
         runner = written.observers.get("quality")
@@ -456,6 +492,11 @@ class IngestService(DatasetAccess):
             session, ref, f"{described.get('kind', 'source')}: {location}"[:255], dataset.project_id
         )
         return ref
+
+
+def _unchanged_version(row: DatasetVersionRow, label: str, latest_id: str | None) -> DatasetVersion:
+    """An existing version, as the answer to an ingest that stored nothing new."""
+    return to_version(row, label, latest_id, unchanged=True).model_copy(update={"new_bytes": 0})
 
 
 def scan_summary(result: Any) -> dict[str, Any]:

@@ -76,3 +76,9 @@ class Connector(ABC):
 
     def commit(self) -> None:  # noqa: B027 - optional hook
         """Called after the version is durably stored (a stream acknowledges here)."""
+
+    def fingerprint(self) -> str | None:
+        """A cheap digest of exactly what ``batches()`` would read, when one exists (the
+        bytes of a file and the options that parse it). An ingest whose fingerprint equals
+        the latest version's stops before reading anything. None: always read."""
+        return None

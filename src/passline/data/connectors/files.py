@@ -9,6 +9,7 @@ columns. Errors name the file, the line, the column and the value, and say what 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import re
@@ -109,6 +110,25 @@ class FileConnector(Connector):
             )
         self.batch_rows, self.sheet = batch_rows, sheet
         self.storage_options = dict(storage_options or {})
+
+    def fingerprint(self) -> str | None:
+        """SHA-256 of every file's bytes and of the options that shape the rows."""
+        hasher = hashlib.sha256()
+        options = [
+            self.format,
+            self.encoding,
+            self.delimiter,
+            self.on_bad_lines,
+            self.sheet,
+            sorted(self.column_types.items()),
+        ]
+        hasher.update(repr(options).encode())
+        for path, _size in self._files:
+            hasher.update(path.encode() + b"\0")
+            with self._fs.open(path, "rb") as stream:
+                while chunk := stream.read(1 << 20):
+                    hasher.update(chunk)
+        return hasher.hexdigest()
 
     def describe(self) -> dict[str, Any]:
         files = self._files
