@@ -37,48 +37,51 @@ def _mix(values: np.ndarray) -> np.ndarray:
 
 
 def _hash_binary(array: pa.Array) -> np.ndarray:
-    """A polynomial hash of every string in the array, computed on Arrow's buffers."""
+    """A polynomial hash of every string, from prefix sums over Arrow's data buffer.
+
+    With W[j] = byte[j] * B**j and S its running sum (all mod 2**64), the string at
+    [a, b) hashes to (S[b] - S[a]) * B**-a: the same for equal strings wherever they lie.
+    B is odd, so it has an inverse mod 2**64, and everything is one pass of array
+    arithmetic over the bytes, with no per-string work.
+    """
     array = array.cast(pa.large_binary()) if not pa.types.is_large_binary(array.type) else array
     offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[
         array.offset : array.offset + len(array) + 1
     ]
     data_buffer = array.buffers()[2]
-    data = (
-        np.frombuffer(data_buffer, dtype=np.uint8)
-        if data_buffer is not None
-        else np.zeros(0, np.uint8)
-    )
-    starts, lengths = offsets[:-1], np.diff(offsets)
-    out = np.zeros(len(array), dtype=np.uint64)
-    filled = lengths > 0
-    if filled.any():
-        seg_lengths = lengths[filled]
-        seg_starts = np.cumsum(seg_lengths) - seg_lengths
-        position = np.arange(int(seg_lengths.sum())) - np.repeat(seg_starts, seg_lengths)
-        chars = data[np.repeat(starts[filled], seg_lengths) + position].astype(np.uint64)
-        with np.errstate(over="ignore"):
-            # Segments are contiguous, so reduceat sums each string's weighted bytes in C.
-            out[filled] = np.add.reduceat(
-                chars * _powers(int(seg_lengths.max()))[position], seg_starts
-            )
+    first, last = int(offsets[0]), int(offsets[-1])
+    lengths = np.diff(offsets).astype(np.uint64)
+    if last == first or data_buffer is None:
+        return _mix(lengths * _PRIME)
+    data = np.frombuffer(data_buffer, dtype=np.uint8)[first:last]
+    powers, inverse_powers = _powers(len(data) + 1)
     with np.errstate(over="ignore"):
-        out += lengths.astype(np.uint64) * _PRIME
-    return _mix(out)
+        sums = np.zeros(len(data) + 1, dtype=np.uint64)
+        np.cumsum(data.astype(np.uint64) * powers[:-1], out=sums[1:])
+        starts = offsets[:-1] - first
+        ends = offsets[1:] - first
+        hashes = (sums[ends] - sums[starts]) * inverse_powers[starts]
+        hashes += lengths * _PRIME
+    return _mix(hashes)
 
 
-_POWER_CACHE = np.ones(1, dtype=np.uint64)
+_POWER_CACHE: tuple[np.ndarray, np.ndarray] = (np.ones(1, np.uint64), np.ones(1, np.uint64))
+_BASE = 0x100000001B3
+_BASE_INVERSE = pow(_BASE, -1, 1 << 64)
 
 
-def _powers(n: int) -> np.ndarray:
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """B**j and B**-j mod 2**64 for j < n, grown as needed and kept for later batches."""
     global _POWER_CACHE
-    if len(_POWER_CACHE) < n:
-        powers = np.empty(n, dtype=np.uint64)
-        powers[0] = 1
+    if len(_POWER_CACHE[0]) < n:
+        size = max(n, 2 * len(_POWER_CACHE[0]))
         with np.errstate(over="ignore"):
-            for i in range(1, n):  # once per distinct max length, not per row
-                powers[i] = powers[i - 1] * _PRIME
-        _POWER_CACHE = powers
-    return _POWER_CACHE[:n]
+            base = np.full(size, _BASE, dtype=np.uint64)
+            base[0] = 1
+            inverse = np.full(size, _BASE_INVERSE, dtype=np.uint64)
+            inverse[0] = 1
+            _POWER_CACHE = (np.cumprod(base, dtype=np.uint64), np.cumprod(inverse, dtype=np.uint64))
+    return _POWER_CACHE[0][:n], _POWER_CACHE[1][:n]
 
 
 def _is_binary_like(kind: pa.DataType) -> bool:
@@ -142,8 +145,9 @@ class HyperLogLog:
         self.registers = registers if registers is not None else np.zeros(_M, dtype=np.uint8)
         self.exact = exact if exact is not None or registers is not None else _EMPTY
 
-    def update(self, array: pa.Array) -> None:
-        if _is_binary_like(array.type):
+    def update(self, array: pa.Array, distinct: bool = False) -> None:
+        """Add an array's values; ``distinct=True`` says they are already unique."""
+        if _is_binary_like(array.type) and not distinct:
             # Duplicates never change a register; Arrow's unique() is C++ and shrinks the
             # per-byte hashing work to the distinct strings only.
             array = pc.unique(array)

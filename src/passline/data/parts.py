@@ -12,9 +12,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import threading
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Empty, Queue
 from typing import Any, BinaryIO, Protocol
 
 import pyarrow as pa
@@ -107,7 +110,7 @@ def write_part(
     group = _RowGroup(row_group_bytes)
     rows = 0
     try:
-        for batch in batches:
+        for batch in prefetch(batches):
             if parquet is None:
                 schema = schema or batch.schema
                 observers = on_schema(schema) if on_schema else []
@@ -127,6 +130,8 @@ def write_part(
         parquet.close()
         return _commit(writer, rows, encryptor, store), schema  # type: ignore[return-value]
     except BaseException:
+        with contextlib.suppress(Exception):
+            group.wait()
         if parquet is not None:
             with contextlib.suppress(Exception):  # its footer is never read: the spool goes
                 parquet.close()
@@ -136,25 +141,85 @@ def write_part(
 
 
 class _RowGroup:
-    """Batches buffered into row groups of about ``limit`` bytes before they are written:
-    parser-sized groups (a few MB) compress a third worse and encode slower."""
+    """Batches buffered into row groups of about ``limit`` bytes, written on a helper
+    thread: parser-sized groups (a few MB) compress a third worse and encode slower, and
+    Parquet encoding releases the GIL, so it runs beside the profile of the next batches.
+    One group is written at a time, which bounds the memory held to two groups."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.batches: list[pa.RecordBatch] = []
         self.size = 0
+        self._pool: ThreadPoolExecutor | None = None
+        self._writing: Future[None] | None = None
 
     def add(self, batch: pa.RecordBatch, parquet: pq.ParquetWriter) -> None:
         self.batches.append(batch)
         self.size += batch.nbytes
         if self.size >= self.limit:
-            self.flush(parquet)
+            self._submit(parquet)
 
     def flush(self, parquet: pq.ParquetWriter) -> None:
-        if self.batches:
-            table = pa.Table.from_batches(self.batches)
-            parquet.write_table(table, row_group_size=max(table.num_rows, 1))
+        """Write what is buffered and wait for every write to finish."""
+        self._submit(parquet)
+        self.wait()
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def wait(self) -> None:
+        if self._writing is not None:
+            writing, self._writing = self._writing, None
+            writing.result()
+
+    def _submit(self, parquet: pq.ParquetWriter) -> None:
+        self.wait()
+        if not self.batches:
+            return
+        table = pa.Table.from_batches(self.batches)
         self.batches, self.size = [], 0
+        self._pool = self._pool or ThreadPoolExecutor(1, thread_name_prefix="passline-parquet")
+        self._writing = self._pool.submit(
+            parquet.write_table, table, row_group_size=max(table.num_rows, 1)
+        )
+
+
+_DONE = object()
+
+
+def prefetch(batches: Iterable[pa.RecordBatch], depth: int = 2) -> Iterator[pa.RecordBatch]:
+    """Read the next batches on a helper thread while this one works on the current one.
+
+    Parsing (Arrow) releases the GIL, so reading overlaps profiling and writing. At most
+    ``depth`` batches wait in the queue; an error in the reader is raised here, and the
+    reader stops when this generator is closed early.
+    """
+    queue: Queue[object] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                if stop.is_set():
+                    return
+                queue.put(batch)
+            queue.put(_DONE)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            queue.put(exc)
+
+    reader = threading.Thread(target=produce, name="passline-read", daemon=True)
+    reader.start()
+    try:
+        while (item := queue.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        while reader.is_alive():  # unblock a reader waiting on a full queue
+            with contextlib.suppress(Empty):
+                queue.get(timeout=0.05)
+        reader.join()
 
 
 def _commit(

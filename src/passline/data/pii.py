@@ -259,6 +259,9 @@ class PiiScanner:
             skip person names.
         ner_sample: at most this many values per column go to the name detector.
         seed: for the choice of sampled values, so scans are repeatable.
+        max_rows: rows scanned at most; later batches are skipped. Tags are suggestions
+            made from match fractions, which the first rows estimate well, and scanning
+            every row of a large ingest would cost more than parsing it. None: all rows.
     """
 
     def __init__(
@@ -269,6 +272,7 @@ class PiiScanner:
         name_detector: NameDetector | Literal["auto"] | None = "auto",
         ner_sample: int = 200,
         seed: int = 0,
+        max_rows: int | None = 200_000,
     ) -> None:
         _check_fraction("threshold", threshold)
         _check_fraction("hint_threshold", hint_threshold)
@@ -285,6 +289,7 @@ class PiiScanner:
         self._columns: dict[str, _ColumnState] = {}
         self._skipped: dict[str, None] = {}
         self.rows = 0
+        self.max_rows = max_rows
 
     @property
     def ner(self) -> str:
@@ -298,6 +303,11 @@ class PiiScanner:
             for part in batch.to_batches():
                 self.update(part)
             return
+        if self.max_rows is not None:
+            room = self.max_rows - self.rows
+            if room <= 0:
+                return
+            batch = batch.slice(0, room)
         self.rows += batch.num_rows
         for name, column in zip(batch.schema.names, batch.columns, strict=True):
             kind = _kind(column.type)

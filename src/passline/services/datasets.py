@@ -434,7 +434,7 @@ class DatasetService(DatasetAccess):
         """Scan a stored version for personal data again (e.g. after a detector update)."""
         from passline.data.pii import PiiScanner
 
-        scanner = PiiScanner()
+        scanner = PiiScanner(max_rows=None)  # asked for explicitly: every row
         for batch in self.read(ref).to_batches(max_chunksize=65_536):
             scanner.update(batch)
         from passline.services.ingest import scan_summary

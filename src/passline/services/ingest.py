@@ -202,9 +202,10 @@ class IngestService(DatasetAccess):
         return _Written(part, schema, holder["profile"], holder["observers"])
 
     def _row_group_bytes(self) -> int:
-        # Bigger row groups compress better and encode faster; a quarter of the budget
-        # keeps the buffered batches well inside it.
-        return max(1 << 20, self.ws.settings.memory_budget_mb * (1 << 20) // 4)
+        # Bigger row groups compress better and encode faster; a sixteenth of the budget
+        # keeps them inside it: two groups are held while one is written, and Parquet
+        # encoding needs about three times a group.
+        return max(1 << 20, self.ws.settings.memory_budget_mb * (1 << 20) // 16)
 
     def _latest_schema(self, dataset: DatasetRow | None) -> pa.Schema | None:
         if dataset is None or dataset.latest_version_id is None:
@@ -501,7 +502,11 @@ def _unchanged_version(row: DatasetVersionRow, label: str, latest_id: str | None
 
 def scan_summary(result: Any) -> dict[str, Any]:
     """A PII scan as stored with a version: whether NER ran, and findings per column."""
-    return {"ner": result.ner, "columns": {c: f.to_dict() for c, f in result.items()}}
+    return {
+        "ner": result.ner,
+        "rows_scanned": result.rows,
+        "columns": {c: f.to_dict() for c, f in result.items()},
+    }
 
 
 def content_id(dataset_id: str, parts: list[dict[str, Any]], schema: pa.Schema) -> str:
