@@ -81,9 +81,21 @@ def test_downgrade_and_upgrade_round_trip(any_settings: Settings) -> None:
     workspace.close()
 
 
-@pytest.mark.parametrize("revision", ["0001", "0002", "0003"])
+@pytest.mark.parametrize("revision", ["0001", "0002", "0003", "0004"])
 def test_each_revision_applies_to_an_empty_sqlite_database(tmp_path: Path, revision: str) -> None:
     database = Database(Settings(home=tmp_path))
     migrations.upgrade(database.write_engine, revision)
     assert migrations.current_revision(database.write_engine) == revision
     database.dispose()
+
+
+def test_the_models_match_the_migrated_schema(any_workspace: Workspace) -> None:
+    """The chain and store/models.py describe the same tables, on each backend."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from passline.store.models import Base
+
+    with any_workspace.db.write_engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert differences == []

@@ -13,6 +13,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Float,
     DateTime,
     ForeignKey,
     Index,
@@ -225,3 +226,163 @@ class SourceRow(Base):
     last_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
     last_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     last_version_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+
+# --- experiments and the model registry (added by 0004) ---------------------------------
+
+
+class ExperimentRow(Base):
+    __tablename__ = "experiments"
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_experiment_name"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[str] = mapped_column(String(100))
+    lifecycle: Mapped[str] = mapped_column(String(16), default="active")
+
+
+class RunRow(Base):
+    __tablename__ = "runs"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    experiment_id: Mapped[str] = mapped_column(ForeignKey("experiments.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))  # RUNNING FINISHED FAILED KILLED
+    start_time: Mapped[int] = mapped_column(BigInteger)  # ms since the epoch, like MLflow
+    end_time: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    user: Mapped[str] = mapped_column(String(100))
+    entry_point: Mapped[str | None] = mapped_column(Text, nullable=True)
+    code: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # commit, dirty, diff
+    environment: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    lifecycle: Mapped[str] = mapped_column(String(16), default="active")
+
+
+class RunParamRow(Base):
+    __tablename__ = "run_params"
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class RunTagRow(Base):
+    __tablename__ = "run_tags"
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class MetricRow(Base):
+    """Every logged value. NaN is kept as ``is_nan`` because SQLite stores NaN as NULL."""
+
+    __tablename__ = "run_metrics"
+    __table_args__ = (Index("ix_run_metrics_run_key", "run_id", "key", "step"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"))
+    key: Mapped[str] = mapped_column(String(250))
+    value: Mapped[float] = mapped_column(Float)
+    is_nan: Mapped[bool] = mapped_column(Boolean, default=False)
+    step: Mapped[int] = mapped_column(BigInteger, default=0)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+
+
+class LatestMetricRow(Base):
+    """The value at the highest (step, timestamp) per run and key: what search filters on."""
+
+    __tablename__ = "run_latest_metrics"
+    __table_args__ = (Index("ix_latest_metrics_key_value", "key", "value"),)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
+    is_nan: Mapped[bool] = mapped_column(Boolean, default=False)
+    step: Mapped[int] = mapped_column(BigInteger)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+
+
+class RunInputRow(Base):
+    __tablename__ = "run_inputs"
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), primary_key=True)
+    dataset_version_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    context: Mapped[str] = mapped_column(String(40), default="training")
+
+
+class RunArtifactRow(Base):
+    __tablename__ = "run_artifacts"
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), primary_key=True)
+    path: Mapped[str] = mapped_column(String(500), primary_key=True)
+    artifact_id: Mapped[str] = mapped_column(String(40))
+    digest: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+
+
+class RegisteredModelRow(Base):
+    __tablename__ = "registered_models"
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_model_name"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    owner: Mapped[str] = mapped_column(String(100))
+    intended_use: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ModelVersionRow(Base):
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("model_id", "version", name="uq_model_version"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    model_id: Mapped[str] = mapped_column(ForeignKey("registered_models.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    run_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    source: Mapped[str] = mapped_column(Text)  # runs:/<run>/<path>, a file, or a logged model
+    format: Mapped[str] = mapped_column(String(20))  # sklearn | onnx | python | mlflow
+    files: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # path, artifact id, digest, size
+    signature: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    dataset_versions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    description: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ModelAliasRow(Base):
+    __tablename__ = "model_aliases"
+    model_id: Mapped[str] = mapped_column(ForeignKey("registered_models.id"), primary_key=True)
+    alias: Mapped[str] = mapped_column(String(100), primary_key=True)
+    version_id: Mapped[str] = mapped_column(ForeignKey("model_versions.id"))
+
+
+class AliasMoveRow(Base):
+    __tablename__ = "alias_moves"
+    __table_args__ = (Index("ix_alias_moves_model_alias", "model_id", "alias"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    model_id: Mapped[str] = mapped_column(ForeignKey("registered_models.id"))
+    alias: Mapped[str] = mapped_column(String(100))
+    from_version_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    to_version_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    kind: Mapped[str] = mapped_column(String(16))  # set | promote | rollback | delete
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ApprovalRow(Base):
+    __tablename__ = "model_approvals"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    version_id: Mapped[str] = mapped_column(ForeignKey("model_versions.id"), index=True)
+    approver: Mapped[str] = mapped_column(String(100))
+    alias: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ReleasePolicyRow(Base):
+    __tablename__ = "release_policies"
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), primary_key=True)
+    alias: Mapped[str] = mapped_column(String(100), primary_key=True)
+    require_approval: Mapped[bool] = mapped_column(Boolean, default=True)
+    checks: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    updated_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
