@@ -224,3 +224,52 @@ class Source(Entity):
     last_status: str | None = None
     last_message: str | None = None
     last_version: str | None = None
+
+
+#: A metric value as JSON carries it: NaN and infinities as strings, as MLflow does.
+MetricValue = float | Literal["NaN", "Infinity", "-Infinity"]
+
+
+class Experiment(Entity):
+    id: str
+    project: str
+    name: str
+    description: str = ""
+    created_at: datetime
+    created_by: str
+
+
+class MetricPoint(Entity):
+    key: str
+    value: MetricValue
+    step: int
+    timestamp: int
+
+
+class Run(Entity):
+    id: str
+    experiment: str
+    experiment_id: str
+    project: str
+    name: str
+    status: Literal["RUNNING", "FINISHED", "FAILED", "KILLED"]
+    start_time: int
+    end_time: int | None = None
+    user: str
+    entry_point: str | None = None
+    params: dict[str, str] = {}
+    metrics: dict[str, MetricValue] = {}
+    tags: dict[str, str] = {}
+    inputs: list[dict[str, Any]] = []
+    artifacts: list[dict[str, Any]] = []
+    code: dict[str, Any] = {}
+    environment: dict[str, Any] = {}
+
+    @property
+    def ref(self) -> str:
+        return f"run:{self.id}"
+
+
+class RunPage(Entity):
+    runs: list[Run]
+    next_page_token: str | None = None

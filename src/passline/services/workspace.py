@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from passline.services.datasets import DatasetService
     from passline.services.ingest import IngestService
     from passline.services.sources import SourceService
+    from passline.services.tracking import TrackingService
 
 __all__ = ["Services", "Workspace"]
 
@@ -135,6 +136,12 @@ class Services:
         from passline.services.ingest import IngestService
 
         return IngestService(self.workspace, self.ctx)
+
+    @cached_property
+    def tracking(self) -> TrackingService:
+        from passline.services.tracking import TrackingService
+
+        return TrackingService(self.workspace, self.ctx)
 
     @cached_property
     def sources(self) -> SourceService:
