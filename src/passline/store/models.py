@@ -13,8 +13,8 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    Float,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -277,8 +277,9 @@ class MetricRow(Base):
 
     __tablename__ = "run_metrics"
     __table_args__ = (Index("ix_run_metrics_run_key", "run_id", "key", "step"),)
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-                                    autoincrement=True)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"))
     key: Mapped[str] = mapped_column(String(250))
     value: Mapped[float] = mapped_column(Float)
