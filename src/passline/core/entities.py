@@ -273,3 +273,68 @@ class Run(Entity):
 class RunPage(Entity):
     runs: list[Run]
     next_page_token: str | None = None
+
+
+class RegisteredModel(Entity):
+    id: str
+    project: str
+    name: str
+    description: str = ""
+    owner: str
+    intended_use: dict[str, Any] = {}
+    created_at: datetime
+    aliases: dict[str, int] = {}
+    latest_version: int | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"model:{self.project}/{self.name}"
+
+
+class ModelVersion(Entity):
+    id: str
+    model: str  # project/name
+    version: int
+    run_id: str | None = None
+    source: str
+    format: str
+    files: list[dict[str, Any]] = []
+    signature: dict[str, Any] = {}
+    metrics: dict[str, MetricValue] = {}
+    dataset_versions: list[str] = []
+    description: str = ""
+    author: str
+    created_at: datetime
+    aliases: list[str] = []
+    approvals: list[dict[str, Any]] = []
+
+    @property
+    def ref(self) -> str:
+        return f"model_version:{self.id}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.model}/v{self.version}"
+
+
+class AliasMove(Entity):
+    id: str
+    model: str
+    alias: str
+    from_version: int | None = None
+    to_version: int | None = None
+    actor: str
+    at: datetime
+    reason: str = ""
+    kind: str
+    evidence: dict[str, Any] = {}
+    duration_ms: float | None = None
+
+
+class ReleasePolicy(Entity):
+    project: str
+    alias: str
+    require_approval: bool = True
+    checks: list[dict[str, Any]] = []
+    updated_by: str
+    updated_at: datetime

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from passline.data.crypto import KeyProvider
     from passline.services.datasets import DatasetService
     from passline.services.ingest import IngestService
+    from passline.services.registry import RegistryService
     from passline.services.sources import SourceService
     from passline.services.tracking import TrackingService
 
@@ -142,6 +143,12 @@ class Services:
         from passline.services.tracking import TrackingService
 
         return TrackingService(self.workspace, self.ctx)
+
+    @cached_property
+    def registry(self) -> RegistryService:
+        from passline.services.registry import RegistryService
+
+        return RegistryService(self.workspace, self.ctx)
 
     @cached_property
     def sources(self) -> SourceService:

@@ -1,0 +1,86 @@
+"""Turning a registered version's files back into a model object.
+
+The registry only gets here after every file's bytes hashed to the digest recorded at
+registration (``RegistryService.download``): a scikit-learn pickle, which executes code when
+loaded, is never unpickled from bytes the registry did not see.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import pickle
+from pathlib import Path
+from typing import Any
+
+from passline.core.entities import ModelVersion
+from passline.errors import InvalidInput, MissingExtra
+
+__all__ = ["load_model"]
+
+
+def load_model(version: ModelVersion, folder: Path) -> Any:
+    loader = {"sklearn": _sklearn, "onnx": _onnx, "python": _python, "mlflow": _mlflow}[
+        version.format
+    ]
+    return loader(folder)
+
+
+def _first(folder: Path, suffixes: tuple[str, ...]) -> Path:
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() in suffixes:
+            return path
+    raise InvalidInput(f"The version's files hold no {' or '.join(suffixes)} file.")
+
+
+def _sklearn(folder: Path) -> Any:
+    path = _first(folder, (".pkl", ".pickle", ".joblib"))
+    try:
+        import joblib
+
+        return joblib.load(path)
+    except ModuleNotFoundError:
+        with path.open("rb") as stream:
+            return pickle.load(stream)  # noqa: S301 - digest checked by the registry first
+
+
+def _onnx(folder: Path) -> Any:
+    try:
+        import onnxruntime
+    except ModuleNotFoundError:
+        raise MissingExtra.for_extra("onnx", "Loading ONNX models") from None
+    return onnxruntime.InferenceSession(str(_first(folder, (".onnx",))))
+
+
+def _python(folder: Path) -> Any:
+    """A module with a ``predict(records)`` function, or a ``Model`` class with ``predict``."""
+    path = _first(folder, (".py",))
+    spec = importlib.util.spec_from_file_location(f"passline_model_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise InvalidInput(f"Cannot import {path.name}.")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if hasattr(module, "Model"):
+        return module.Model()
+    if hasattr(module, "predict"):
+        return module
+    raise InvalidInput(f"{path.name} defines neither predict() nor a Model class.")
+
+
+def _mlflow(folder: Path) -> Any:
+    """An MLflow model folder: its scikit-learn flavour's pickle (mlflow itself not needed)."""
+    for name in ("model.pkl", "model.joblib"):
+        if (folder / name).exists():
+            return _sklearn_file(folder / name)
+    raise InvalidInput(
+        "Only the scikit-learn flavour of MLflow models loads without mlflow installed."
+    )
+
+
+def _sklearn_file(path: Path) -> Any:
+    try:
+        import joblib
+
+        return joblib.load(path)
+    except ModuleNotFoundError:
+        with path.open("rb") as stream:
+            return pickle.load(stream)  # noqa: S301 - digest checked by the registry first
