@@ -34,6 +34,7 @@ from passline.core.entities import (
 )
 from passline.sdk.datasets import DatasetsAPI, SourcesAPI
 from passline.sdk.operations import OPERATIONS
+from passline.sdk.tracking import ActiveRun, ModelsAPI, RunsAPI
 from passline.sdk.transports import HttpTransport, LocalTransport, Transport
 
 __all__ = ["Client", "connect"]
@@ -61,6 +62,19 @@ class Client:
         self._transport = transport
         self.datasets = DatasetsAPI(self)
         self.sources = SourcesAPI(self)
+        self.runs = RunsAPI(self)
+        self.models = ModelsAPI(self)
+
+    def start_run(
+        self,
+        experiment: str,
+        name: str | None = None,
+        tags: dict[str, str] | None = None,
+        inputs: list[str] | None = None,
+        capture_code: bool = True,
+    ) -> ActiveRun:
+        """Open a run in ``project/experiment`` (created when missing); use it in ``with``."""
+        return self.runs.start(experiment, name, tags, inputs, capture_code)
 
     @property
     def transport(self) -> Transport:

@@ -108,5 +108,57 @@ OPERATIONS: dict[str, Operation] = {
     "sources.get": Operation("sources", "get", "GET", "/sources/{project}/{name}"),
     "sources.run": Operation("sources", "run", "POST", "/sources/{project}/{name}/run"),
     "sources.remove": Operation("sources", "remove", "DELETE", "/sources/{project}/{name}"),
+    # experiments and runs
+    "tracking.ensure_experiment": Operation(
+        "tracking", "ensure_experiment", "POST", "/experiments:ensure"
+    ),
+    "tracking.experiments": Operation("tracking", "experiments", "GET", "/experiments"),
+    "tracking.start_run": Operation("tracking", "start_run", "POST", "/runs"),
+    "tracking.get_run": Operation("tracking", "get_run", "GET", "/runs/{run_id}"),
+    "tracking.search_runs": Operation("tracking", "search_runs", "POST", "/runs:search"),
+    "tracking.compare": Operation("tracking", "compare", "POST", "/runs:compare"),
+    "tracking.metric_history": Operation(
+        "tracking", "metric_history", "GET", "/runs/{run_id}/metrics/{key}"
+    ),
+    "tracking.list_artifacts": Operation(
+        "tracking", "list_artifacts", "GET", "/runs/{run_id}/artifacts"
+    ),
+    "tracking.log_params": Operation("tracking", "log_params", "POST", "/runs/{run_id}/params"),
+    "tracking.log_metrics": Operation("tracking", "log_metrics", "POST", "/runs/{run_id}/metrics"),
+    "tracking.set_tags": Operation("tracking", "set_tags", "POST", "/runs/{run_id}/tags"),
+    "tracking.log_input": Operation("tracking", "log_input", "POST", "/runs/{run_id}/inputs"),
+    "tracking.end_run": Operation("tracking", "end_run", "PATCH", "/runs/{run_id}"),
+    # the model registry: {model} is project/name
+    "registry.models": Operation("registry", "models", "GET", "/models"),
+    "registry.get_model": Operation("registry", "get_model", "GET", "/models/{model}"),
+    "registry.create_model": Operation("registry", "create_model", "POST", "/models"),
+    "registry.update_model": Operation("registry", "update_model", "PATCH", "/models/{model}"),
+    "registry.register": Operation("registry", "register", "POST", "/models/{model}/versions"),
+    "registry.versions": Operation("registry", "versions", "GET", "/models/{model}/versions"),
+    "registry.version": Operation(
+        "registry", "version", "GET", "/models/{model}/versions/{version}"
+    ),
+    "registry.approve": Operation(
+        "registry", "approve", "POST", "/models/{model}/versions/{version}/approve"
+    ),
+    "registry.evaluate": Operation("registry", "evaluate", "GET", "/models/{model}/evaluate"),
+    "registry.set_alias": Operation(
+        "registry", "set_alias", "PUT", "/models/{model}/aliases/{alias}"
+    ),
+    "registry.promote": Operation(
+        "registry", "promote", "POST", "/models/{model}/aliases/{alias}:promote"
+    ),
+    "registry.rollback": Operation(
+        "registry", "rollback", "POST", "/models/{model}/aliases/{alias}:rollback"
+    ),
+    "registry.delete_alias": Operation(
+        "registry", "delete_alias", "DELETE", "/models/{model}/aliases/{alias}"
+    ),
+    "registry.history": Operation("registry", "history", "GET", "/models/{model}/history"),
+    "registry.card": Operation("registry", "card", "GET", "/models/{model}/card"),
+    "registry.set_policy": Operation(
+        "registry", "set_policy", "PUT", "/projects/{project}/policies/{alias}"
+    ),
+    "registry.policies": Operation("registry", "policies", "GET", "/projects/{project}/policies"),
     "verify_audit": Operation("audit", "verify", "POST", "/audit/verify", AuditVerification),
 }

@@ -60,6 +60,24 @@ class Transport(ABC):
     def read_table(self, ref: str, columns: list[str] | None) -> Any:
         """A dataset version's rows as an Arrow table."""
 
+    @abstractmethod
+    def log_run_artifact(self, run_id: str, path: str, stream: BinaryIO) -> Any:
+        """Store a file under a run."""
+
+    @abstractmethod
+    def run_artifact(self, run_id: str, path: str, dest: Path) -> Path:
+        """Write a run's artifact to ``dest``, verified."""
+
+    @abstractmethod
+    def register_model_file(
+        self, model: str, stream: BinaryIO, filename: str, format: str | None, description: str
+    ) -> Any:
+        """A model version from a file."""
+
+    @abstractmethod
+    def model_file(self, model: str, version: str, item: dict[str, Any], folder: Path) -> Path:
+        """Write one of a version's files into ``folder``, checked against its digest."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
 
@@ -118,6 +136,31 @@ class LocalTransport(Transport):
 
     def read_table(self, ref: str, columns: list[str] | None) -> Any:
         return self.services.datasets.read(ref, columns)
+
+    def log_run_artifact(self, run_id: str, path: str, stream: BinaryIO) -> Any:
+        return self.services.tracking.log_artifact(run_id, path, stream)
+
+    def run_artifact(self, run_id: str, path: str, dest: Path) -> Path:
+        item = self.services.tracking.artifact(run_id, path)
+        return self.services.artifacts.get_to(item["artifact_id"], dest)
+
+    def register_model_file(
+        self, model: str, stream: BinaryIO, filename: str, format: str | None, description: str
+    ) -> Any:
+        project, _, name = model.rpartition("/")
+        if not project:
+            raise InvalidInput(f"Name the model as project/name. Got {model!r} instead.")
+        return self.services.registry.register_file(
+            name, project, stream, filename, format, description
+        )
+
+    def model_file(self, model: str, version: str, item: dict[str, Any], folder: Path) -> Path:
+        record = self.services.artifacts.get(item["artifact_id"])
+        if record.digest != item["digest"]:
+            raise IntegrityError(
+                f"{model} v{version}: {item['path']} no longer has its registered digest."
+            )
+        return self.services.artifacts.get_to(item["artifact_id"], folder / Path(item["path"]).name)
 
     def close(self) -> None:
         self.services.workspace.close()
@@ -255,6 +298,84 @@ class HttpTransport(Transport):
         response = self._send("GET", path, params=params)
         return pa.ipc.open_stream(response.content).read_all()
 
+    def log_run_artifact(self, run_id: str, path: str, stream: BinaryIO) -> Any:
+        url = f"/runs/{quote(run_id, safe='')}/artifacts/{quote(path, safe='/')}"
+        return self._send(
+            "PUT",
+            url,
+            content=_chunks(stream),
+            headers={"Content-Type": "application/octet-stream"},
+        ).json()
+
+    def run_artifact(self, run_id: str, path: str, dest: Path) -> Path:
+        url = f"/api/v1/runs/{quote(run_id, safe='')}/artifacts/{quote(path, safe='/')}"
+        return self._download_to(url, dest, f"{run_id}/{path}")
+
+    def register_model_file(
+        self, model: str, stream: BinaryIO, filename: str, format: str | None, description: str
+    ) -> Any:
+        project, _, name = model.rpartition("/")
+        if not project:
+            raise InvalidInput(f"Name the model as project/name. Got {model!r} instead.")
+        params = {
+            "filename": filename,
+            "description": description,
+            **({"format": format} if format else {}),
+        }
+        url = f"/models/{quote(project, safe='')}/{quote(name, safe='')}/versions:upload"
+        return self._send(
+            "PUT",
+            url,
+            params=params,
+            content=_chunks(stream),
+            headers={"Content-Type": "application/octet-stream"},
+        ).json()
+
+    def model_file(self, model: str, version: str, item: dict[str, Any], folder: Path) -> Path:
+        project, _, name = model.rpartition("/")
+        url = (
+            f"/api/v1/models/{quote(project or '-', safe='')}/{quote(name, safe='')}/versions/"
+            f"{quote(version, safe='')}/files/{quote(item['path'], safe='/')}"
+        )
+        target = self._download_to(url, folder / Path(item["path"]).name, item["path"])
+        if _sha256(target) != item["digest"]:
+            target.unlink(missing_ok=True)
+            raise IntegrityError(
+                f"{model} v{version}: {item['path']} does not match its registered digest."
+            )
+        return target
+
+    def _download_to(self, url: str, dest: Path, label: str) -> Path:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                expected, actual = self._stream_url(url, out, label)
+                out.flush()
+                os.fsync(out.fileno())
+            if expected and expected != actual:
+                raise IntegrityError(
+                    f"{label} arrived damaged (SHA-256 {actual[:12]}, expected {expected[:12]})."
+                )
+            os.replace(tmp, dest)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        return dest
+
+    def _stream_url(self, url: str, out: Any, label: str) -> tuple[str, str]:
+        hasher = hashlib.sha256()
+        try:
+            with self._http.stream("GET", url) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    _raise_for_error(response)
+                for chunk in response.iter_bytes(CHUNK_SIZE):
+                    hasher.update(chunk)
+                    out.write(chunk)
+                return response.headers.get("x-passline-digest", ""), hasher.hexdigest()
+        except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            raise IntegrityError(f"The server stopped sending {label} part-way ({exc}).") from None
+
     def _stream_to(self, artifact_id: str, out: Any) -> tuple[str, str]:
         hasher = hashlib.sha256()
         path = f"/api/v1/artifacts/{quote(artifact_id, safe='')}/content"
@@ -305,6 +426,9 @@ class _PathArgs(dict):  # type: ignore[type-arg]
         if key in ("dataset", "selector"):
             dataset, selector = self._dataset_parts()
             return dataset if key == "dataset" else selector
+        if key == "model":  # project/name: two path segments; "-" lets the server find it
+            project, _, name = str(self._params.pop(key)).rpartition("/")
+            return f"{quote(project or '-', safe='')}/{quote(name, safe='')}"
         return quote(str(self._params.pop(key)), safe="")
 
     def _dataset_parts(self) -> tuple[str, str]:
@@ -328,6 +452,14 @@ class _CountingReader:
         if self._progress and chunk:
             self._progress(len(chunk))
         return chunk
+
+
+def _sha256(path: Path) -> str:
+    hasher = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(CHUNK_SIZE):
+            hasher.update(chunk)
+    return hasher.hexdigest()
 
 
 def _chunks(stream: Any) -> Iterator[bytes]:

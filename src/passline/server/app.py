@@ -12,7 +12,16 @@ from fastapi.templating import Jinja2Templates
 import passline
 from passline.server.deps import api_services
 from passline.server.errors import install_error_handlers
-from passline.server.routers import artifacts, audit, datasets, identity, lineage, projects
+from passline.server.routers import (
+    artifacts,
+    audit,
+    datasets,
+    identity,
+    lineage,
+    projects,
+    registry,
+    tracking,
+)
 from passline.services.workspace import Services, Workspace
 from passline.settings import Settings
 
@@ -46,7 +55,7 @@ def create_app(settings: Settings | None = None, workspace: Workspace | None = N
 def _api_router() -> APIRouter:
     api = APIRouter()
     api.add_api_route("/health", _health, methods=["GET"], tags=["health"], summary="Health")
-    for module in (identity, projects, artifacts, lineage, audit, datasets):
+    for module in (identity, projects, artifacts, lineage, audit, datasets, tracking, registry):
         api.include_router(module.router)
     api.include_router(datasets.sources_router)
     return api
