@@ -7,7 +7,18 @@ import sys
 import typer
 from rich.markup import escape
 
-from passline.cli import artifacts, audit, data, db, lineage, projects, server, users
+from passline.cli import (
+    artifacts,
+    audit,
+    data,
+    db,
+    lineage,
+    models,
+    projects,
+    runs,
+    server,
+    users,
+)
 from passline.cli.common import Options, err_console
 from passline.errors import PasslineError
 
@@ -46,6 +57,8 @@ app.add_typer(artifacts.app, name="artifacts")
 app.add_typer(lineage.app, name="lineage")
 app.add_typer(audit.app, name="audit")
 app.add_typer(data.app, name="data")
+app.add_typer(runs.app, name="runs")
+app.add_typer(models.app, name="models")
 app.add_typer(db.app, name="db")
 app.command("up")(server.up)
 app.command("init")(server.init)

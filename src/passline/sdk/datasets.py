@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import TypeAdapter
 
 from passline.core.entities import Dataset, DatasetGrant, DatasetVersion, Source
+from passline.sdk.reproduce import pinned_version
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -102,11 +103,14 @@ class DatasetsAPI:
         return DatasetVersion.model_validate(result)
 
     def get(self, ref: str) -> DatasetHandle:
-        """A handle on a version: ``project/name``, ``name@latest``, ``name@v3``, ``@dsv_...``."""
+        """A handle on a version: ``project/name``, ``name@latest``, ``name@v3``, ``@dsv_...``.
+
+        During ``passline runs reproduce``, ``latest`` means the version the original run used.
+        """
         return DatasetHandle(self, ref, self.version(ref))
 
     def read(self, ref: str, columns: list[str] | None = None) -> pa.Table:
-        return self._client.transport.read_table(ref, columns)
+        return self._client.transport.read_table(pinned_version(ref), columns)
 
     def info(self, ref: str) -> Dataset:
         return self._call("datasets.get", Dataset, ref=ref)
@@ -135,7 +139,7 @@ class DatasetsAPI:
         return self._call("datasets.versions", list[DatasetVersion], ref=ref)
 
     def version(self, ref: str) -> DatasetVersion:
-        return self._call("datasets.version", DatasetVersion, ref=ref)
+        return self._call("datasets.version", DatasetVersion, ref=pinned_version(ref))
 
     def profile(self, ref: str) -> dict[str, Any]:
         return self._call("datasets.profile", dict[str, Any], ref=ref)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import tempfile
 import traceback
 from pathlib import Path
@@ -35,6 +36,7 @@ from passline.core.entities import (
     RunPage,
 )
 from passline.errors import InvalidInput
+from passline.sdk.reproduce import REPRODUCES_ENV, pinned_version
 
 if TYPE_CHECKING:
     from passline.sdk.client import Client
@@ -82,6 +84,8 @@ class RunsAPI(_Namespace):
         from passline.sdk.capture import code_version, environment
 
         code, diff = code_version() if capture_code else ({}, None)
+        original = os.environ.get(REPRODUCES_ENV)
+        tags = {**(tags or {}), **({"passline.reproduces": original} if original else {})}
         run = self._call(
             "tracking.start_run",
             Run,
@@ -204,7 +208,7 @@ class ActiveRun:
 
     def log_input(self, dataset: str, context: str = "training") -> None:
         """Record a dataset version this run used (a lineage edge)."""
-        self._call("tracking.log_input", dataset=dataset, context=context)
+        self._call("tracking.log_input", dataset=pinned_version(dataset), context=context)
 
     def log_artifact(
         self, local_path: str | Path, artifact_path: str | None = None
