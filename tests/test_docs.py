@@ -117,6 +117,7 @@ LAYERS = {
     "demo": 5,
     "demo_data": 5,
     "demo_datasets": 5,
+    "demo_models": 5,
     "cli": 6,
 }
 SIDE_BY_SIDE = {("sdk", "server"), ("server", "sdk")}

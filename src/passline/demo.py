@@ -16,6 +16,7 @@ from rich.console import Console
 
 from passline.core.entities import Artifact, DatasetVersion
 from passline.demo_datasets import ingest_demo_datasets
+from passline.demo_models import train_demo_models
 from passline.errors import Conflict
 from passline.services.workspace import Services, Workspace
 
@@ -39,6 +40,7 @@ class DemoSummary:
     admin: str = ""
     datasets: list[DatasetVersion] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)
 
     def print(self, console: Console, url: str) -> None:
         console.print("[bold]Passline demo workspace ready[/bold]")
@@ -51,6 +53,8 @@ class DemoSummary:
         for version in self.datasets:
             state = "unchanged" if version.unchanged else version.status
             console.print(f"  dataset:   {version.label} {version.rows:,} rows ({state})")
+        for line in self.models:
+            console.print(f"  {line}")
         for note in self.notes:
             console.print(f"  note:      {note}")
         console.print(f"  login as:  {self.admin} (workspace admin)")
@@ -72,6 +76,7 @@ def run_demo(workspace: Workspace) -> DemoSummary:
     _retail_lineage(svc, summary)
     _fraud_lineage(svc, summary)
     summary.datasets, summary.notes = ingest_demo_datasets(svc, workspace.settings.home)
+    summary.models = train_demo_models(workspace)
     summary.token = svc.identity.create_token("demo-login", ttl_days=7).secret
     return summary
 

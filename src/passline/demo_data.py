@@ -138,18 +138,28 @@ def sensor_events(count: int = 400, seed: int = 4) -> list[dict[str, Any]]:
 
 
 def fraud_month(month: str, seed: int, shifted: bool) -> pa.Table:
+    """Card transactions where fraud leans to large amounts, night hours and cards not
+    present; in dataset B (``shifted``) amounts are larger and fraud more frequent."""
     rng = np.random.default_rng(seed)
     n = 5_000
     countries = ["FR", "DE", "US", "ES", "BR"] if shifted else ["FR", "DE", "US", "ES"]
     amount = np.round(rng.lognormal(3.4 if shifted else 3.1, 1.1 if shifted else 0.9, n), 2)
-    fraud = rng.random(n) < (0.031 if shifted else 0.018)
+    hour = rng.integers(0, 24, n).astype(np.int32)
+    present = rng.random(n) < 0.7
+    risk = (
+        0.9 * (np.log1p(amount) - 3.5)
+        + 1.6 * (hour < 6)
+        - 1.8 * present
+        - (3.2 if shifted else 3.6)
+    )
+    fraud = rng.random(n) < 1 / (1 + np.exp(-risk))
     return pa.table(
         {
             "txn_id": pa.array(np.char.add(f"{month}-", np.arange(n).astype(str))),
             "amount": amount,
             "country": pa.array(rng.choice(countries, n)),
-            "hour": rng.integers(0, 24, n).astype(np.int32),
-            "card_present": rng.random(n) < 0.7,
+            "hour": hour,
+            "card_present": present,
             "is_fraud": fraud,
         }
     )
