@@ -172,3 +172,21 @@ def test_file_versions_and_cards(any_workspace: Workspace, svc: Services, tmp_pa
     card = svc.registry.card("fraud/rules")
     assert "flag card fraud for review" in card["markdown"] and "TO BE DEFINED" in card["markdown"]
     assert "<h1>" in card["html"] and "<script" not in card["html"]
+
+
+def test_lineage_of_a_version_holds_only_its_own_history(
+    any_workspace: Workspace, svc: Services
+) -> None:
+    train_and_register(any_workspace, "alice", 0.8)
+    second = services_as(any_workspace, "alice")
+    second.ingest.ingest(
+        "fraud/transactions", TableConnector([{"amount": 1.0, "hour": 1, "is_fraud": 0}])
+    )
+    train_and_register(any_workspace, "alice", 0.9)
+    svc.registry.promote("fraud/scorer", 1)
+    svc.registry.promote("fraud/scorer", 2)
+    v1 = svc.registry.version("fraud/scorer", 1)
+    up = {n.ref for n in svc.lineage.graph(v1.ref, "up").nodes}
+    assert not any(ref.startswith("model_version:") and ref != v1.ref for ref in up)
+    down = svc.lineage.graph(v1.ref, "down")
+    assert [n.kind for n in down.nodes if n.depth == 1] == ["alias_move"]

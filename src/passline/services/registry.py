@@ -683,21 +683,7 @@ class RegistryService(BaseService):
         )
         session.add(move)
         if target is not None:
-            insert_ignore(
-                session,
-                LineageEdgeRow.__table__,
-                [
-                    {
-                        "id": new_id("edg"),
-                        "src_ref": f"model_version:{target.id}",
-                        "dst_ref": f"model:{project}/{row.name}",
-                        "type": "aliased_as",
-                        "actor": self.actor_name,
-                        "created_at": utcnow(),
-                        "attrs": {"alias": alias},
-                    }
-                ],
-            )
+            self._record_move(session, move, target, row, project, alias, kind)
         self._audit(
             session,
             f"model.alias.{kind}",
@@ -723,6 +709,38 @@ class RegistryService(BaseService):
             kind=kind,
             evidence=move.evidence,
             duration_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+
+    def _record_move(
+        self,
+        session: Session,
+        move: AliasMoveRow,
+        target: ModelVersionRow,
+        model: RegisteredModelRow,
+        project: str,
+        alias: str,
+        kind: str,
+    ) -> None:
+        """The move is a node of its own (``version --aliased_as--> alias_move``), as the
+        architecture's spine has it; an edge back to the model would make every version
+        upstream of every other one."""
+        node = f"alias_move:{move.id}"
+        label = f"{project}/{model.name} {alias} -> v{target.version} ({kind})"
+        ensure_node(session, node, label, model.project_id)
+        insert_ignore(
+            session,
+            LineageEdgeRow.__table__,
+            [
+                {
+                    "id": new_id("edg"),
+                    "src_ref": f"model_version:{target.id}",
+                    "dst_ref": node,
+                    "type": "aliased_as",
+                    "actor": self.actor_name,
+                    "created_at": utcnow(),
+                    "attrs": {"alias": alias, "kind": kind},
+                }
+            ],
         )
 
     def promote(
