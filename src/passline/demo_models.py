@@ -62,6 +62,16 @@ def _retail(admin: Services, alice: Services, bob: Services) -> list[str]:
     existing = _existing(alice, model)
     if existing is None:
         existing = _train_demand(alice, model)
+        alice.registry.update_model(
+            model,
+            description="Weekly units per store and SKU.",
+            intended_use={
+                "purpose": "replenishment orders for the next 8 weeks",
+                "users": "store planners, through the ordering tool",
+                "out_of_scope": "new stores and new SKUs without history",
+                "limitations": "the holiday peak is learned from one year only",
+            },
+        )
     if "production" not in existing.aliases:
         if not any(a["approver"] == "bob" for a in existing.approvals):
             bob.registry.approve(
