@@ -279,3 +279,55 @@ def policy(
         as_json,
         ["project", "alias", "require_approval", "checks"],
     )
+
+
+@app.command("evaluate")
+def evaluate(
+    ctx: typer.Context,
+    model: str,
+    version: str,
+    alias: str = typer.Option("production", "--alias"),
+    as_json: bool = JsonOption,
+) -> None:
+    """What the alias's release policy demands of a version, and what is missing."""
+    verdict = client(ctx).models.evaluate(model, version, alias)
+    if as_json:
+        emit_json(verdict)
+        return
+    if verdict["policy"] is None:
+        console.print(f"No release policy for {alias!r}: the alias can move freely.")
+        return
+    table(
+        f"Policy of {alias!r}",
+        ["check", "passed", "evidence"],
+        [[c["name"], c["passed"], c["message"]] for c in verdict["checks"]],
+    )
+    missing = verdict["missing"]
+    console.print(
+        "Ready to promote." if not missing else "Missing: " + "; ".join(missing), markup=False
+    )
+
+
+@app.command("update")
+def update(
+    ctx: typer.Context,
+    model: str,
+    description: str = typer.Option(None, "--description", "-d"),
+    purpose: str = typer.Option(None, "--purpose"),
+    users: str = typer.Option(None, "--users"),
+    out_of_scope: str = typer.Option(None, "--out-of-scope"),
+    limitations: str = typer.Option(None, "--limitations"),
+    ethical_considerations: str = typer.Option(None, "--ethical-considerations"),
+    as_json: bool = JsonOption,
+) -> None:
+    """The owner's description and intended-use fields, shown on the model card."""
+    fields = {
+        "purpose": purpose,
+        "users": users,
+        "out_of_scope": out_of_scope,
+        "limitations": limitations,
+        "ethical_considerations": ethical_considerations,
+    }
+    intended = {k: v for k, v in fields.items() if v is not None} or None
+    result = client(ctx).models.update(model, description, intended)
+    emit(result, as_json, ["project", "name", "description", "intended_use"])
