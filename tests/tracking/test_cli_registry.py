@@ -23,7 +23,8 @@ TRAIN = textwrap.dedent(
     C = float(sys.argv[1])
     with pl.start_run("fraud/scoring", inputs=["fraud/transactions"]) as run:
         table = pl.datasets.get("fraud/transactions").to_arrow()
-        X = [[a, h] for a, h in zip(table.column("amount").to_pylist(), table.column("hour").to_pylist())]
+        amount, hour = table.column("amount").to_pylist(), table.column("hour").to_pylist()
+        X = [[a, h] for a, h in zip(amount, hour)]
         y = table.column("is_fraud").to_pylist()
         model = LogisticRegression(C=C).fit(X, y)
         run.log_params({"C": C, "target": "is_fraud"})
