@@ -387,3 +387,83 @@ class ReleasePolicyRow(Base):
     checks: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     updated_by: Mapped[str] = mapped_column(String(100))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+# --- serving and monitoring (added by 0005) ------------------------------------------------
+
+
+class EndpointRow(Base):
+    """A served model: an alias, an optional canary version and share, an optional shadow."""
+
+    __tablename__ = "endpoints"
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_endpoint_name"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    model_id: Mapped[str] = mapped_column(ForeignKey("registered_models.id"))
+    alias: Mapped[str] = mapped_column(String(100))
+    canary_version_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    canary_percent: Mapped[int] = mapped_column(Integer, default=0)
+    shadow_version_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    redact: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PredictionSummaryRow(Base):
+    """Per endpoint, version and minute: counts and a latency histogram (the dashboards)."""
+
+    __tablename__ = "prediction_summaries"
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("endpoints.id"), primary_key=True)
+    version_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    minute: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)  # primary | canary | shadow
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    errors: Mapped[int] = mapped_column(BigInteger, default=0)
+    rows: Mapped[int] = mapped_column(BigInteger, default=0)
+    latency_sum_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    latency_max_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    latency_buckets: Mapped[list[int]] = mapped_column(JSON, default=list)
+
+
+class PredictionLabelRow(Base):
+    """Ground truth that arrived after the prediction, by request id."""
+
+    __tablename__ = "prediction_labels"
+    request_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("endpoints.id"), index=True)
+    labels: Mapped[list[Any]] = mapped_column(JSON)  # one per row of the request
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    source: Mapped[str] = mapped_column(String(100), default="api")
+
+
+class MonitorRow(Base):
+    __tablename__ = "monitors"
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_monitor_name"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), index=True)
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("endpoints.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    rule: Mapped[dict[str, Any]] = mapped_column(JSON)  # metric, op, threshold, window, role
+    schedule: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(16), default="notify")  # notify | rollback
+    webhook_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    next_run_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    last_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    last_value: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class AlertRow(Base):
+    __tablename__ = "alerts"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    monitor_id: Mapped[str] = mapped_column(ForeignKey("monitors.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    message: Mapped[str] = mapped_column(Text)
+    action: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    delivered: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
