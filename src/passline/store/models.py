@@ -427,6 +427,20 @@ class PredictionSummaryRow(Base):
     latency_buckets: Mapped[list[int]] = mapped_column(JSON, default=list)
 
 
+class PredictionRequestRow(Base):
+    """Every answered request (written in batches by the log writer): what labels join to."""
+
+    __tablename__ = "prediction_requests"
+    __table_args__ = (Index("ix_prediction_requests_endpoint_at", "endpoint_id", "at"),)
+    request_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("endpoints.id"))
+    version_id: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    rows: Mapped[int] = mapped_column(Integer)
+    status: Mapped[int] = mapped_column(Integer)
+
+
 class PredictionLabelRow(Base):
     """Ground truth that arrived after the prediction, by request id."""
 

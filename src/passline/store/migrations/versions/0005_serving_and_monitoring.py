@@ -1,5 +1,5 @@
-"""Serving and monitoring: endpoints (alias, canary, shadow, redaction), per-minute
-prediction summaries, labels that arrive later, monitors and their alerts.
+"""Serving and monitoring: endpoints (alias, canary, shadow, redaction), answered requests,
+per-minute prediction summaries, labels that arrive later, monitors and their alerts.
 
 Revision ID: 0005
 Revises: 0004
@@ -90,6 +90,28 @@ def upgrade() -> None:
     )
 
     op.create_table(
+        "prediction_requests",
+        sa.Column("request_id", sa.String(length=40), nullable=False),
+        sa.Column("role", sa.String(length=16), nullable=False),
+        sa.Column("endpoint_id", sa.String(length=40), nullable=False),
+        sa.Column("version_id", sa.String(length=40), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("rows", sa.Integer(), nullable=False),
+        sa.Column("status", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["endpoint_id"],
+            ["endpoints.id"],
+        ),
+        sa.PrimaryKeyConstraint("request_id", "role"),
+    )
+    op.create_index(
+        "ix_prediction_requests_endpoint_at",
+        "prediction_requests",
+        ["endpoint_id", "at"],
+        unique=False,
+    )
+
+    op.create_table(
         "prediction_summaries",
         sa.Column("endpoint_id", sa.String(length=40), nullable=False),
         sa.Column("version_id", sa.String(length=40), nullable=False),
@@ -130,6 +152,9 @@ def downgrade() -> None:
 
     op.drop_table("alerts")
     op.drop_table("prediction_summaries")
+    op.drop_index("ix_prediction_requests_endpoint_at", table_name="prediction_requests")
+
+    op.drop_table("prediction_requests")
     op.drop_index(op.f("ix_prediction_labels_endpoint_id"), table_name="prediction_labels")
 
     op.drop_table("prediction_labels")
