@@ -118,6 +118,7 @@ LAYERS = {
     "demo_data": 5,
     "demo_datasets": 5,
     "demo_models": 5,
+    "serving": 5,
     "cli": 6,
 }
 SIDE_BY_SIDE = {("sdk", "server"), ("server", "sdk")}

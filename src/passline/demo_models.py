@@ -93,20 +93,33 @@ def _existing(svc: Services, model: str) -> ModelVersion | None:
         return None
 
 
+DEMAND_FEATURES = ["week", "store_id", "sku", "channel", "promo", "price"]
+FRAUD_FEATURES = ["amount", "hour", "card_present", "country"]
+
+
+def demand_pipeline() -> Any:
+    """Raw columns in, units out: the gateway serves it on the dataset's own fields, and
+    skl2onnx converts it (``passline models optimize``)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import GradientBoostingRegressor
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OrdinalEncoder
+
+    encode = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
+    columns = ColumnTransformer([("codes", encode, ["sku", "channel"])], remainder="passthrough")
+    return make_pipeline(
+        columns, GradientBoostingRegressor(n_estimators=150, max_depth=4, random_state=0)
+    )
+
+
 def _train_demand(svc: Services, model: str) -> ModelVersion:
-    from sklearn.ensemble import HistGradientBoostingRegressor
     from sklearn.metrics import mean_absolute_error
 
-    table = svc.datasets.read("retail-demand/sales@v1")
-    features, target = (
-        _demand_features(table),
-        np.asarray(table.column("units").to_numpy(), dtype=float),
-    )
-    weeks = np.asarray(table.column("week").to_numpy())
-    train, test = weeks <= 44, weeks > 44
-    estimator = HistGradientBoostingRegressor(max_iter=150, learning_rate=0.1, random_state=0)
-    estimator.fit(features[train], target[train])
-    mae = float(mean_absolute_error(target[test], estimator.predict(features[test])))
+    frame = svc.datasets.read("retail-demand/sales@v1").to_pandas()
+    train, test = frame["week"] <= 44, frame["week"] > 44
+    estimator = demand_pipeline().fit(frame.loc[train, DEMAND_FEATURES], frame.loc[train, "units"])
+    predicted = estimator.predict(frame.loc[test, DEMAND_FEATURES])
+    mae = float(mean_absolute_error(frame.loc[test, "units"], predicted))
     run = _run(
         svc,
         "retail-demand",
@@ -114,9 +127,11 @@ def _train_demand(svc: Services, model: str) -> ModelVersion:
         "hgb-baseline",
         "retail-demand/sales@v1",
         {
-            "model": "HistGradientBoostingRegressor",
-            "max_iter": 150,
+            "model": "GradientBoostingRegressor",
+            "n_estimators": 150,
+            "max_depth": 4,
             "target": "units",
+            "features": ",".join(DEMAND_FEATURES),
             "train_weeks": "1-44",
             "test_weeks": "45-52",
         },
@@ -124,16 +139,6 @@ def _train_demand(svc: Services, model: str) -> ModelVersion:
         estimator,
     )
     return svc.registry.register(model, f"runs:/{run}/model")
-
-
-def _demand_features(table: Any) -> np.ndarray:
-    columns = [
-        np.asarray(table.column(c).to_numpy(), dtype=float) for c in ("week", "store_id", "price")
-    ]
-    sku = np.array([int(s.split("-")[1]) for s in table.column("sku").to_pylist()], dtype=float)
-    promo = np.asarray(table.column("promo").to_numpy(zero_copy_only=False), dtype=float)
-    online = np.array([c == "online" for c in table.column("channel").to_pylist()], dtype=float)
-    return np.column_stack([*columns, sku, promo, online, columns[0] % 52])
 
 
 def _run(
@@ -198,18 +203,29 @@ def _version_or_none(svc: Services, model: str, number: int) -> ModelVersion | N
         return None
 
 
-def _train_fraud(svc: Services, model: str, dataset: str, label: str) -> ModelVersion:
+def fraud_pipeline() -> Any:
+    """Log amount, night hour, card present, country: a balanced logistic regression."""
+    from sklearn.compose import ColumnTransformer
     from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
 
-    table = svc.datasets.read(dataset)
-    amount = np.asarray(table.column("amount").to_numpy(), dtype=float)
-    hour = np.asarray(table.column("hour").to_numpy(), dtype=float)
-    present = np.asarray(table.column("card_present").to_numpy(zero_copy_only=False), dtype=float)
-    X = np.column_stack([np.log1p(amount), hour, present])
-    y = np.asarray(table.column("is_fraud").to_numpy(zero_copy_only=False), dtype=int)
+    columns = ColumnTransformer(
+        [
+            ("log_amount", FunctionTransformer(np.log1p), ["amount"]),
+            ("country", OneHotEncoder(handle_unknown="ignore"), ["country"]),
+        ],
+        remainder="passthrough",
+    )
+    return make_pipeline(columns, LogisticRegression(class_weight="balanced", max_iter=500))
+
+
+def _train_fraud(svc: Services, model: str, dataset: str, label: str) -> ModelVersion:
+    frame = svc.datasets.read(dataset).to_pandas()
+    X, y = frame[FRAUD_FEATURES], frame["is_fraud"].astype(int).to_numpy()
     half = len(y) // 2
-    estimator = LogisticRegression(class_weight="balanced", max_iter=500).fit(X[:half], y[:half])
-    predicted = estimator.predict(X[half:])
+    estimator = fraud_pipeline().fit(X.iloc[:half], y[:half])
+    predicted = estimator.predict(X.iloc[half:])
     negatives = y[half:] == 0
     fpr = float((predicted[negatives] == 1).mean())
     recall = float((predicted[~negatives] == 1).mean()) if (~negatives).any() else 0.0
@@ -219,7 +235,12 @@ def _train_fraud(svc: Services, model: str, dataset: str, label: str) -> ModelVe
         "scoring",
         f"logreg-dataset-{label}",
         dataset,
-        {"model": "LogisticRegression", "class_weight": "balanced", "target": "is_fraud"},
+        {
+            "model": "LogisticRegression",
+            "class_weight": "balanced",
+            "target": "is_fraud",
+            "features": ",".join(FRAUD_FEATURES),
+        },
         {"false_positive_rate": fpr, "recall": recall},
         estimator,
     )

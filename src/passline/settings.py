@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
+    gateway_port: int = Field(default=8766, description="Port of `passline serve`.")
     token_ttl_days: int = Field(default=90, ge=1, le=3650)
     sqlite_busy_timeout_s: float = Field(default=30.0, gt=0)
     pool_size: int = Field(default=5, ge=1)

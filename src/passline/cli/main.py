@@ -17,6 +17,7 @@ from passline.cli import (
     projects,
     runs,
     server,
+    serving,
     users,
 )
 from passline.cli.common import Options, err_console
@@ -60,6 +61,10 @@ app.add_typer(data.app, name="data")
 app.add_typer(runs.app, name="runs")
 app.add_typer(models.app, name="models")
 app.add_typer(db.app, name="db")
+app.add_typer(serving.endpoints_app, name="endpoints")
+app.add_typer(serving.monitor_app, name="monitor")
+app.command("serve")(serving.serve)
+app.command("labels")(serving.labels)
 app.command("up")(server.up)
 app.command("init")(server.init)
 app.command("demo")(server.demo)

@@ -34,6 +34,7 @@ from passline.core.entities import (
 )
 from passline.sdk.datasets import DatasetsAPI, SourcesAPI
 from passline.sdk.operations import OPERATIONS
+from passline.sdk.serving import EndpointsAPI, MonitoringAPI
 from passline.sdk.tracking import ActiveRun, ModelsAPI, RunsAPI
 from passline.sdk.transports import HttpTransport, LocalTransport, Transport
 
@@ -64,6 +65,8 @@ class Client:
         self.sources = SourcesAPI(self)
         self.runs = RunsAPI(self)
         self.models = ModelsAPI(self)
+        self.endpoints = EndpointsAPI(self)
+        self.monitoring = MonitoringAPI(self)
 
     def start_run(
         self,

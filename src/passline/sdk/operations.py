@@ -160,5 +160,27 @@ OPERATIONS: dict[str, Operation] = {
         "registry", "set_policy", "PUT", "/projects/{project}/policies/{alias}"
     ),
     "registry.policies": Operation("registry", "policies", "GET", "/projects/{project}/policies"),
+    # serving and monitoring: {endpoint} is project/name
+    "endpoints.list": Operation("endpoints", "list", "GET", "/endpoints"),
+    "endpoints.create": Operation("endpoints", "create", "POST", "/endpoints"),
+    "endpoints.get": Operation("endpoints", "get", "GET", "/endpoints/{endpoint}"),
+    "endpoints.configure": Operation("endpoints", "configure", "PATCH", "/endpoints/{endpoint}"),
+    "monitoring.dashboard": Operation(
+        "monitoring", "dashboard", "GET", "/endpoints/{endpoint}/dashboard"
+    ),
+    "monitoring.predictions": Operation(
+        "monitoring", "predictions", "GET", "/endpoints/{endpoint}/predictions"
+    ),
+    "monitoring.realised": Operation(
+        "monitoring", "realised", "GET", "/endpoints/{endpoint}/performance"
+    ),
+    "monitoring.add_labels": Operation("monitoring", "add_labels", "POST", "/labels"),
+    "monitoring.labels_from_dataset": Operation(
+        "monitoring", "labels_from_dataset", "POST", "/endpoints/{endpoint}/labels:join"
+    ),
+    "monitors.list": Operation("monitors", "list", "GET", "/monitors"),
+    "monitors.add": Operation("monitors", "add", "POST", "/monitors"),
+    "monitors.run": Operation("monitors", "run", "POST", "/monitors/{monitor}:run"),
+    "monitors.alerts": Operation("monitors", "alerts", "GET", "/alerts"),
     "verify_audit": Operation("audit", "verify", "POST", "/audit/verify", AuditVerification),
 }

@@ -20,6 +20,7 @@ from passline.server.routers import (
     lineage,
     projects,
     registry,
+    serving,
     tracking,
 )
 from passline.services.workspace import Services, Workspace
@@ -55,7 +56,17 @@ def create_app(settings: Settings | None = None, workspace: Workspace | None = N
 def _api_router() -> APIRouter:
     api = APIRouter()
     api.add_api_route("/health", _health, methods=["GET"], tags=["health"], summary="Health")
-    for module in (identity, projects, artifacts, lineage, audit, datasets, tracking, registry):
+    for module in (
+        identity,
+        projects,
+        artifacts,
+        lineage,
+        audit,
+        datasets,
+        tracking,
+        registry,
+        serving,
+    ):
         api.include_router(module.router)
     api.include_router(datasets.sources_router)
     return api

@@ -1,4 +1,4 @@
-"""The source scheduler: a thread in `passline up` that runs saved sources when due.
+"""The scheduler: a thread in `passline up` that runs saved sources and monitors when due.
 
 Each tick claims due sources with a conditional UPDATE (see ``services/sources.py``), so
 several servers on one database never run a source twice; a failure is recorded on the
@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from passline.services.monitors import run_due_monitors
 from passline.services.sources import run_due_sources
 from passline.services.workspace import Workspace
 
@@ -37,7 +38,10 @@ class SourceScheduler:
         outcomes = run_due_sources(self.workspace)
         for source, outcome in outcomes:
             log.info("source %s: %s", source, outcome)
-        return outcomes
+        checked = run_due_monitors(self.workspace)
+        for monitor, outcome in checked:
+            log.info("monitor %s: %s", monitor, outcome)
+        return outcomes + checked
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):

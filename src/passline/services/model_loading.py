@@ -48,7 +48,60 @@ def _onnx(folder: Path) -> Any:
         import onnxruntime
     except ModuleNotFoundError:
         raise MissingExtra.for_extra("onnx", "Loading ONNX models") from None
-    return onnxruntime.InferenceSession(str(_first(folder, (".onnx",))))
+    return OnnxPredictor(onnxruntime.InferenceSession(str(_first(folder, (".onnx",)))))
+
+
+class OnnxPredictor:
+    """An ONNX session with scikit-learn's ``predict``: one ONNX input per column (how
+    ``passline models optimize`` converts pipelines on named columns) or one matrix."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self.inputs = session.get_inputs()
+        self.output = session.get_outputs()[0].name
+
+    def predict_table(self, table: Any) -> Any:
+        """Predictions for an Arrow table whose columns are named like the inputs."""
+        import numpy as np
+
+        if len(self.inputs) == 1 and self.inputs[0].name not in table.column_names:
+            matrix = np.column_stack(
+                [_as_onnx(table.column(c), "tensor(float)") for c in table.column_names]
+            )
+            feed = {self.inputs[0].name: matrix}
+        else:
+            feed = {
+                i.name: _as_onnx(table.column(i.name), i.type).reshape(-1, 1) for i in self.inputs
+            }
+        return np.asarray(self.session.run([self.output], feed)[0]).ravel()
+
+    def predict(self, frame: Any) -> Any:
+        import pyarrow as pa
+
+        table = (
+            frame
+            if isinstance(frame, pa.Table)
+            else pa.Table.from_pandas(frame, preserve_index=False)
+        )
+        return self.predict_table(table)
+
+
+_ONNX_TYPES = {
+    "tensor(float)": "float32",
+    "tensor(double)": "float64",
+    "tensor(int64)": "int64",
+    "tensor(int32)": "int32",
+    "tensor(bool)": "bool",
+}
+
+
+def _as_onnx(column: Any, onnx_type: str) -> Any:
+    import numpy as np
+
+    values = column.to_numpy(zero_copy_only=False)
+    if onnx_type == "tensor(string)":
+        return values.astype(str).astype(object)
+    return np.asarray(values, dtype=_ONNX_TYPES.get(onnx_type, "float32"))
 
 
 def _python(folder: Path) -> Any:

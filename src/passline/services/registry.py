@@ -389,7 +389,8 @@ class RegistryService(BaseService):
         )
 
     def _signature_from_run(self, run: Any) -> dict[str, Any]:
-        """Inputs: the training dataset's columns (less the target, when a param names it)."""
+        """Inputs: the training dataset's columns (less the target, when a param names it;
+        only those listed when a ``features`` param names them, comma-separated)."""
         training = [i for i in run.inputs if i.get("context") == "training"] or run.inputs
         if not training:
             return {}
@@ -399,8 +400,11 @@ class RegistryService(BaseService):
             f"{training[0]['dataset']}@{training[0]['version']}"
         )
         target = run.params.get("target") or run.params.get("label")
+        listed = [f.strip() for f in str(run.params.get("features", "")).split(",") if f.strip()]
         inputs = [
-            {"name": c["name"], "type": c["type"]} for c in version.columns if c["name"] != target
+            {"name": c["name"], "type": c["type"]}
+            for c in version.columns
+            if c["name"] != target and (not listed or c["name"] in listed)
         ]
         outputs = [
             {"name": c["name"], "type": c["type"]} for c in version.columns if c["name"] == target

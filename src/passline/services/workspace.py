@@ -27,7 +27,10 @@ from passline.store.models import UserRow
 if TYPE_CHECKING:
     from passline.data.crypto import KeyProvider
     from passline.services.datasets import DatasetService
+    from passline.services.endpoints import EndpointService
     from passline.services.ingest import IngestService
+    from passline.services.monitoring import MonitoringService
+    from passline.services.monitors import MonitorService
     from passline.services.registry import RegistryService
     from passline.services.sources import SourceService
     from passline.services.tracking import TrackingService
@@ -155,3 +158,21 @@ class Services:
         from passline.services.sources import SourceService
 
         return SourceService(self.workspace, self.ctx)
+
+    @cached_property
+    def endpoints(self) -> EndpointService:
+        from passline.services.endpoints import EndpointService
+
+        return EndpointService(self.workspace, self.ctx)
+
+    @cached_property
+    def monitoring(self) -> MonitoringService:
+        from passline.services.monitoring import MonitoringService
+
+        return MonitoringService(self.workspace, self.ctx)
+
+    @cached_property
+    def monitors(self) -> MonitorService:
+        from passline.services.monitors import MonitorService
+
+        return MonitorService(self.workspace, self.ctx)
