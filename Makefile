@@ -25,7 +25,7 @@ test: $(VENV)/.dev
 	scripts/ensure-chromium.sh
 	scripts/ensure-redis.sh
 	PASSLINE_TEST_POSTGRES_URL="$$(scripts/ensure-postgres.sh)" \
-	PASSLINE_REQUIRE_POSTGRES=1 PASSLINE_REQUIRE_BROWSER=1 PASSLINE_REQUIRE_REDIS=1 \
+	PASSLINE_REQUIRE_POSTGRES=1 PASSLINE_REQUIRE_BROWSER=1 PASSLINE_REQUIRE_REDIS=1 PASSLINE_REQUIRE_MLFLOW=1 \
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(BIN)/ruff check src tests bench
 

@@ -46,6 +46,9 @@ def create_app(settings: Settings | None = None, workspace: Workspace | None = N
     install_error_handlers(app)
     app.include_router(_api_router(), prefix="/api/v1")
     app.include_router(_docs_router())
+    from passline.server.mlflow import router as mlflow_router  # MLflow clients: docs/mlflow.md
+
+    app.include_router(mlflow_router)
 
     from passline.server.ui import router as ui_router
 
