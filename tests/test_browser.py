@@ -26,6 +26,7 @@ from passline.server.ui import BLOCKS
 from passline.services.workspace import Workspace
 from passline.settings import Settings
 from tests.test_ui_data import PROJECT, Shop, populate
+from tests.test_ui_models import ModelWorld, populate_models
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -50,6 +51,7 @@ class LiveServer:
     demo: DemoSummary
     shop: Shop
     viewer_token: str  # a viewer of the shop without a grant on its restricted dataset
+    models: ModelWorld
 
 
 def _free_port() -> int:
@@ -71,10 +73,12 @@ def _wait_until_healthy(url: str, thread: threading.Thread, timeout: float = 20)
     pytest.fail(f"The server at {url} did not answer /api/v1/health within {timeout}s.")
 
 
-@pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[LiveServer]:
-    """A demo workspace, plus the shop's datasets, served by uvicorn on a free local port,
-    in a background thread."""
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A demo workspace, plus the shop's datasets and the fraud project's runs and models,
+    served by uvicorn on a free local port, in a background thread. Built once for the
+    module (the demo trains models: seconds); the tests only read it."""
+    tmp_path = tmp_path_factory.mktemp("browser")
     workspace = Workspace.open(Settings(home=tmp_path / "home"))
     demo = run_demo(workspace)
     admin = workspace.services(workspace.local_context("sdk"))
@@ -82,6 +86,7 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     admin.identity.create_user("vera", "Vera Viewer")
     admin.projects.add_member(PROJECT, "vera", "viewer")
     viewer_token = admin.identity.create_token("vera-ui", user="vera").secret
+    models = populate_models(workspace)
     port = _free_port()
     config = uvicorn.Config(
         create_app(workspace=workspace), host="127.0.0.1", port=port, log_level="warning"
@@ -92,7 +97,7 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_healthy(url, thread)
-        yield LiveServer(url, demo, shop, viewer_token)
+        yield LiveServer(url, demo, shop, viewer_token, models)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -274,3 +279,86 @@ def test_restricted_values_are_hidden_in_a_real_browser(
     expect(page.locator("#col-salary")).to_contain_text("Values hidden (restricted).")
     expect(page.locator("svg.chart")).to_have_count(0)
     screenshot(page, "data-version-restricted")
+
+
+def test_experiment_and_model_pages_in_a_real_browser(live_server: LiveServer, page: Page) -> None:
+    from playwright.sync_api import expect
+
+    server, world = live_server, live_server.models
+    baseline, tuned, sparse = world.runs
+    log_in(page, server)
+    page.get_by_role("navigation", name="Blocks").get_by_role(
+        "link", name="Experiments", exact=True
+    ).click()
+    page.wait_for_url(f"{server.url}/experiments")
+    expect(page.locator("h1")).to_have_text("Experiments")
+    page.locator(f'nav.experiments a[href="/experiments?experiment={world.experiment.id}"]').click()
+    page.wait_for_url("**/experiments?experiment=*")
+    runs = page.locator("table.runs tbody tr")
+    expect(runs).to_have_count(3)
+    expect(page.locator(f"#run-{tuned.id}")).to_contain_text("0.86")
+    screenshot(page, "experiments")
+
+    page.fill("input[name=filter]", "metrics.auc >> 1")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("#filter-error")).to_contain_text("metrics.auc")
+    screenshot(page, "experiments-bad-filter")
+    page.fill("input[name=filter]", "metrics.auc > 0.8")
+    page.get_by_role("button", name="Search").click()
+    expect(runs).to_have_count(2)
+
+    page.locator(f"#run-{baseline.id} input[type=checkbox]").check()
+    page.locator(f"#run-{tuned.id} input[type=checkbox]").check()
+    page.get_by_role("button", name="Compare").click()
+    page.wait_for_url("**/experiments/compare?run=*")
+    expect(page.locator("h1")).to_have_text("Compare 2 runs")
+    differs = page.locator("table.compare.params tr.differs")
+    expect(differs).to_have_count(1)
+    expect(differs).to_contain_text("C")
+    auc = page.locator("section.metric").first
+    expect(auc.locator("polyline.line")).to_have_count(2)
+    expect(auc.locator("ul.legend li")).to_have_count(2)
+    screenshot(page, "compare")
+
+    page.goto(f"{server.url}/runs/{sparse.id}")
+    expect(page.locator("h1")).to_have_text("sparse")
+    expect(page.locator("svg.chart-line")).to_have_count(2)
+    expect(page.locator("section.metric").first).to_contain_text("2 points not drawn")
+    environment = page.locator("#environment pre")
+    expect(environment).to_be_hidden()
+    page.locator("#environment summary").click()
+    expect(environment).to_contain_text("scikit-learn")
+    screenshot(page, "run")
+    page.locator("main").get_by_role("link", name="fraud/transactions@v1").click()
+    page.wait_for_url(f"{server.url}/data/fraud/transactions/v/v1")
+    expect(page.locator("h1")).to_have_text("transactions v1")
+
+    page.get_by_role("navigation", name="Blocks").get_by_role(
+        "link", name="Models", exact=True
+    ).click()
+    page.wait_for_url(f"{server.url}/models")
+    scorer = page.locator("#model-fraud-scorer")
+    expect(scorer.locator(".badge.alias.production")).to_have_text("production: v1")
+    screenshot(page, "models")
+
+    scorer.get_by_role("link", name="fraud/scorer").click()
+    page.wait_for_url(f"{server.url}/models/fraud/scorer")
+    expect(page.locator("#alias-production .error.missing")).to_contain_text(
+        "v3 cannot move production yet"
+    )
+    expect(page.locator("table.history tr.kind-rollback")).to_contain_text("revenue dropped")
+    expect(page.locator("table.versions tbody tr")).to_have_count(3)
+    screenshot(page, "model")
+
+    page.locator("table.versions tr#v1").get_by_role("link", name="v1", exact=True).click()
+    page.wait_for_url(f"{server.url}/models/fraud/scorer/v/1")
+    expect(page.locator("table.files")).to_contain_text(world.versions[0].files[0]["digest"])
+    screenshot(page, "model-version")
+
+    page.locator("main").get_by_role("link", name="Model card of v1").click()
+    page.wait_for_url("**/models/fraud/scorer/card?version=1")
+    expect(page.locator("article.model-card h1")).to_have_text("Model card: fraud/scorer version 1")
+    expect(page.get_by_role("link", name="Download Markdown")).to_have_attribute(
+        "href", "/models/fraud/scorer/card.md?version=1"
+    )
+    screenshot(page, "model-card")

@@ -1,6 +1,9 @@
-"""Profile chart geometry: bars inside the drawing, in proportion, labelled and titled."""
+"""Chart geometry: bars inside the drawing, in proportion, labelled and titled; metric
+lines on shared axes with round ticks, NaN and infinities left out and counted."""
 
 from __future__ import annotations
+
+import math
 
 import pytest
 
@@ -9,10 +12,17 @@ from passline.server.charts import (
     HIST_AXIS,
     MIN_BAR,
     PAD,
+    PALETTE,
     BarChart,
+    LineChart,
+    Series,
+    finite,
     histogram_chart,
+    line_chart,
+    nice_ticks,
     short_number,
     shorten,
+    tick_text,
     top_values_chart,
 )
 
@@ -204,3 +214,153 @@ def test_short_number(value: object, text: str) -> None:
 def test_shorten() -> None:
     assert shorten("abc", 3) == "abc"
     assert shorten("abcdef", 4) == "abc…"
+
+
+# --- line charts ----------------------------------------------------------------------------
+
+
+def within(chart: LineChart) -> bool:
+    """Every point and dot inside the plot area."""
+    plot = chart.plot
+    points = [p for line in chart.lines for p in line.points]
+    points += [(m.x, m.y) for line in chart.lines for m in line.markers]
+    return all(
+        plot.left - 0.01 <= x <= plot.right + 0.01 and plot.top - 0.01 <= y <= plot.bottom + 0.01
+        for x, y in points
+    )
+
+
+def test_a_line_spans_the_plot_from_first_to_last_step() -> None:
+    chart = line_chart([Series("auc", [(0, 0.5), (1, 0.7), (2, 0.6), (3, 0.83)])])
+    line = chart.lines[0]
+    assert within(chart) and line.drawn == 4 and line.skipped == 0
+    xs = [x for x, _ in line.points]
+    assert xs == sorted(xs)
+    assert xs[0] == chart.plot.left and xs[-1] == chart.plot.right
+    ys = [y for _, y in line.points]
+    assert ys[3] < ys[1] < ys[2] < ys[0]  # higher values draw higher (smaller y)
+    assert line.path == " ".join(f"{x},{y}" for x, y in line.points)
+    assert len(line.markers) == 4
+    assert line.markers[3].title == "auc · step 3: 0.83"
+
+
+def test_the_value_axis_is_widened_to_round_ticks_that_cover_the_data() -> None:
+    chart = line_chart([Series("auc", [(0, 0.52), (1, 0.87)])])
+    assert [lb.text for lb in chart.y_labels] == ["0.5", "0.6", "0.7", "0.8", "0.9"]
+    assert chart.y_grid[0] == chart.plot.bottom and chart.y_grid[-1] == chart.plot.top
+    assert all(lb.anchor == "end" and lb.x < chart.plot.left for lb in chart.y_labels)
+    # The value labels get the room they need, and no more.
+    widest = max(len(lb.text) for lb in chart.y_labels)
+    assert chart.plot.left == pytest.approx(PAD + widest * CHAR_W + 6)
+
+
+def test_step_labels_are_whole_numbers_and_stay_inside_the_drawing() -> None:
+    chart = line_chart([Series("loss", [(s, 1 / (s + 1)) for s in range(0, 1001, 10)])])
+    texts = [lb.text for lb in chart.x_labels]
+    assert texts == ["0", "200", "400", "600", "800", "1000"]
+    for label in chart.x_labels:
+        half = len(label.text) * CHAR_W / 2
+        start = {"start": label.x, "middle": label.x - half, "end": label.x - 2 * half}
+        assert 0 <= start[label.anchor] and start[label.anchor] + 2 * half <= chart.width
+    assert all(lb.y > chart.plot.bottom for lb in chart.x_labels)
+
+
+def test_nan_and_infinite_values_are_skipped_and_counted() -> None:
+    points = [(0, 0.5), (1, "NaN"), (2, 0.7), (3, "Infinity"), (4, float("-inf")), (5, 0.8)]
+    chart = line_chart([Series("auc", points)])
+    line = chart.lines[0]
+    assert line.drawn == 3 and line.skipped == 3 and chart.skipped == 3
+    assert len(line.points) == 3 and len(line.markers) == 3
+    assert within(chart)
+
+
+def test_a_chart_of_nothing_finite_is_empty() -> None:
+    chart = line_chart([Series("auc", [(0, "NaN"), (1, "Infinity")])])
+    assert chart.empty and chart.skipped == 2
+    assert chart.lines[0].points == [] and chart.y_labels == [] and chart.x_labels == []
+    assert line_chart([]).empty
+
+
+def test_one_point_stands_in_the_middle_of_a_small_range() -> None:
+    chart = line_chart([Series("auc", [(0, 0.9)])])
+    marker = chart.lines[0].markers[0]
+    assert marker.x == pytest.approx((chart.plot.left + chart.plot.right) / 2)
+    assert marker.y == pytest.approx((chart.plot.top + chart.plot.bottom) / 2)
+    assert [lb.text for lb in chart.x_labels] == ["0"]
+    flat = line_chart([Series("zero", [(0, 0.0), (1, 0.0)])])
+    assert [lb.text for lb in flat.y_labels][0] == "-1.0" and within(flat)
+
+
+def test_lines_share_the_axes_and_take_colours_in_turn() -> None:
+    runs = [
+        Series("a", [(0, 0.1), (1, 0.2)]),
+        Series("b", [(0, 0.4), (5, 0.9)]),
+        Series("c", [(2, 0.3)]),
+    ]
+    chart = line_chart(runs)
+    assert [line.color for line in chart.lines] == list(PALETTE[:3])
+    assert [line.name for line in chart.lines] == ["a", "b", "c"]
+    a, b = chart.lines[0], chart.lines[1]
+    assert a.points[0][0] == b.points[0][0] == chart.plot.left  # both start at step 0
+    assert b.points[-1][0] == chart.plot.right  # the longest run reaches the end
+    assert a.points[-1][0] < chart.plot.right
+    assert a.points[0][1] > b.points[0][1]  # 0.1 below 0.4
+    assert within(chart)
+    many = line_chart([Series(str(i), [(0, i)]) for i in range(len(PALETTE) + 1)])
+    assert many.lines[-1].color == PALETTE[0]
+
+
+def test_a_long_history_is_thinned_to_the_drawing_but_keeps_its_extremes() -> None:
+    values = [math.sin(i / 50) + (5 if i == 4321 else 0) for i in range(10_000)]
+    chart = line_chart([Series("loss", list(enumerate(values)))])
+    line = chart.lines[0]
+    columns = chart.plot.right - chart.plot.left
+    assert line.drawn == 10_000 and len(line.points) <= 2 * (columns + 1)
+    assert line.markers == []  # too many to hover
+    (v0, y0), (v1, y1) = [
+        (float(lb.text), lb.y - 4) for lb in (chart.y_labels[0], chart.y_labels[-1])
+    ]
+    spike = y0 + (max(values) - v0) * (y1 - y0) / (v1 - v0)
+    assert min(y for _, y in line.points) == pytest.approx(spike, abs=0.01)  # it survived
+    assert [x for x, _ in line.points] == sorted(x for x, _ in line.points)
+
+
+@pytest.mark.parametrize(
+    ("lo", "hi", "count", "integer", "ticks"),
+    [
+        (0.52, 0.87, 5, False, [0.5, 0.6, 0.7, 0.8, 0.9]),
+        (0, 100, 6, True, [0, 20, 40, 60, 80, 100]),
+        (0, 4, 6, True, [0, 1, 2, 3, 4]),
+        (0, 3, 6, True, [0, 1, 2, 3]),  # never half steps
+        (0, 10, 5, False, [0, 2.5, 5, 7.5, 10]),
+        (-0.3, 0.3, 5, False, [-0.4, -0.2, 0.0, 0.2, 0.4]),
+        (7, 7, 5, False, [7]),
+    ],
+)
+def test_nice_ticks(lo: float, hi: float, count: int, integer: bool, ticks: list[float]) -> None:
+    assert nice_ticks(lo, hi, count, integer) == pytest.approx(ticks)
+
+
+@pytest.mark.parametrize(
+    ("value", "step", "text"),
+    [
+        (0.8, 0.1, "0.8"),
+        (0.25, 0.05, "0.25"),
+        (7.5, 2.5, "7.5"),
+        (5.0, 2.5, "5.0"),
+        (1200, 200, "1200"),
+        (12000, 2000, "12,000"),
+        (0.0, 0.1, "0.0"),
+        (2.5e-7, 5e-8, "2.5e-07"),
+    ],
+)
+def test_tick_text(value: float, step: float, text: str) -> None:
+    assert tick_text(value, step) == text
+
+
+@pytest.mark.parametrize(
+    ("value", "number"),
+    [(0.5, 0.5), (3, 3.0), ("NaN", None), ("Infinity", None), (math.inf, None), (True, None)],
+)
+def test_finite(value: object, number: float | None) -> None:
+    assert finite(value) == number

@@ -1,9 +1,10 @@
-"""Small bar charts for dataset profiles, as geometry a template draws as inline SVG.
+"""Small charts, as geometry a template draws as inline SVG.
 
-Two shapes: a histogram (vertical bars, one per bin, with the bin edges under the axis)
+Three shapes: a histogram (vertical bars, one per bin, with the bin edges under the axis)
 and a top-values chart (horizontal bars, one per value, each as long as the value's share
-of the rows). Pure: numbers in, rectangles and labels out, so it is unit-tested on its
-own and the page needs no JavaScript.
+of the rows) for dataset profiles; a line chart (one or more metric histories on shared
+axes) for runs. Pure: numbers in, rectangles, points and labels out, so it is unit-tested
+on its own and the page needs no JavaScript.
 """
 
 from __future__ import annotations
@@ -14,12 +15,22 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 __all__ = [
+    "PALETTE",
     "Bar",
     "BarChart",
     "Label",
+    "Line",
+    "LineChart",
+    "Marker",
+    "Plot",
+    "Series",
+    "finite",
     "histogram_chart",
+    "line_chart",
+    "nice_ticks",
     "short_number",
     "shorten",
+    "tick_text",
     "top_values_chart",
 ]
 
@@ -211,3 +222,269 @@ def _value_text(value: Any) -> str:
         return "(null)"
     text = str(value)
     return text if text.strip() else repr(text)  # show "" and "  " as what they are
+
+
+# --- line charts ------------------------------------------------------------------------------
+
+LINE_W = 560
+LINE_H = 220
+LINE_TOP = 10
+LINE_RIGHT = 16  # room for half of the last step label
+LINE_AXIS = 22  # room under the plot for the step labels
+TICK_GAP = 6  # between a value label and the plot
+MARKERS_MAX = 60  # points drawn as hoverable dots, up to this many per line
+#: Line colours, distinct for the usual colour-vision deficiencies (Okabe-Ito, darkened).
+PALETTE = (
+    "#2f6fde",
+    "#d55e00",
+    "#009e73",
+    "#cc79a7",
+    "#b8860b",
+    "#56b4e9",
+    "#7a4fb8",
+    "#4d4d4d",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """A named line: ``(x, value)`` points in drawing order. A value may be a float or a
+    metric as JSON carries it (``"NaN"``, ``"Infinity"``, ``"-Infinity"``)."""
+
+    name: str
+    points: Sequence[tuple[float, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    """A dot on a line at (x, y); ``title`` is the hover text."""
+
+    x: float
+    y: float
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    name: str
+    color: str
+    points: list[tuple[float, float]]  # drawing coordinates, in order
+    markers: list[Marker]
+    drawn: int  # finite points in the data (before thinning to the drawing's width)
+    skipped: int  # NaN and infinite points, which cannot be drawn
+
+    @property
+    def path(self) -> str:
+        """The points as SVG's ``<polyline points>`` wants them."""
+        return " ".join(f"{x},{y}" for x, y in self.points)
+
+
+@dataclass(frozen=True, slots=True)
+class Plot:
+    """The data area inside the drawing (axes and labels lie outside it)."""
+
+    left: float
+    top: float
+    right: float
+    bottom: float
+
+
+@dataclass(frozen=True, slots=True)
+class LineChart:
+    width: int
+    height: int
+    plot: Plot
+    lines: list[Line]
+    x_labels: list[Label]
+    y_labels: list[Label]
+    y_grid: list[float]  # drawing y of each value label's grid line
+    x_title: str
+
+    @property
+    def skipped(self) -> int:
+        return sum(line.skipped for line in self.lines)
+
+    @property
+    def empty(self) -> bool:
+        return not any(line.drawn for line in self.lines)
+
+
+def finite(value: Any) -> float | None:
+    """A metric value as a float, or None for NaN, infinities and anything not a number."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        return None  # "NaN", "Infinity", "-Infinity": what JSON carries instead of them
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def nice_ticks(lo: float, hi: float, count: int = 5, integer: bool = False) -> list[float]:
+    """Round tick values (1, 2, 2.5 or 5 times a power of ten apart) covering [lo, hi].
+
+    About ``count`` ticks; the first is at or below ``lo``, the last at or above ``hi``.
+    With ``integer``, ticks are whole numbers (steps of a training loop).
+    """
+    lo, hi = min(lo, hi), max(lo, hi)
+    if hi == lo:
+        return [lo]
+    raw = (hi - lo) / max(count - 1, 1)
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = 10 * magnitude
+    for multiple in (1, 2, 2.5, 5, 10):
+        candidate = multiple * magnitude
+        if integer and not float(candidate).is_integer():
+            continue
+        if candidate >= raw * (1 - 1e-9):
+            step = candidate
+            break
+    if integer:
+        step = max(step, 1)
+    start = math.floor(lo / step + 1e-9)
+    end = math.ceil(hi / step - 1e-9)
+    return [_clean(i * step) for i in range(start, end + 1)]
+
+
+def _clean(value: float) -> float:
+    # 3 * 0.1 is 0.30000000000000004: round away what binary fractions add.
+    return float(f"{value:.12g}")
+
+
+def tick_text(value: float, step: float) -> str:
+    """A tick label with just the decimals its step needs: ``0.84``, ``1,200``, ``2.5e-07``."""
+    if step <= 0 or not math.isfinite(step):
+        return short_number(value)
+    if value != 0 and (abs(value) >= 1e15 or step < 1e-6):
+        return f"{value:.3g}"
+    decimals = max(0, -math.floor(math.log10(step) + 1e-9))
+    fraction = step * 10**decimals % 1
+    if min(fraction, 1 - fraction) > 1e-6:  # steps of 2.5 need one decimal more
+        decimals += 1
+    if decimals == 0:
+        return short_number(round(value))
+    return f"{value:.{decimals}f}"
+
+
+def line_chart(
+    series: Sequence[Series],
+    width: int = LINE_W,
+    height: int = LINE_H,
+    x_title: str = "step",
+) -> LineChart:
+    """Lines of ``(x, value)`` points on shared axes: one per series, coloured in turn.
+
+    NaN and infinite values are left out of the lines and counted (``Line.skipped``). The
+    x axis spans the points exactly; the value axis is widened to round ticks. A line of
+    more points than the drawing has pixels is thinned to each pixel column's lowest and
+    highest point, so its shape survives; up to ``MARKERS_MAX`` points get a hover dot.
+    """
+    clean: list[list[tuple[float, float]]] = []
+    skipped: list[int] = []
+    for s in series:
+        kept = []
+        for x, v in s.points:
+            fx, fv = finite(x), finite(v)
+            if fx is not None and fv is not None:
+                kept.append((fx, fv))
+        clean.append(kept)
+        skipped.append(len(s.points) - len(kept))
+    xs = [x for points in clean for x, _ in points]
+    ys = [y for points in clean for _, y in points]
+    if not xs:
+        plot = Plot(PAD, LINE_TOP, width - LINE_RIGHT, height - LINE_AXIS)
+        lines = [
+            Line(s.name, PALETTE[i % len(PALETTE)], [], [], 0, skipped[i])
+            for i, s in enumerate(series)
+        ]
+        return LineChart(width, height, plot, lines, [], [], [], x_title)
+
+    y_ticks, y_step = _value_ticks(min(ys), max(ys))
+    y_texts = [tick_text(t, y_step) for t in y_ticks]
+    left = PAD + CHAR_W * max(len(t) for t in y_texts) + TICK_GAP
+    plot = Plot(round(left, 2), LINE_TOP, width - LINE_RIGHT, height - LINE_AXIS)
+    x_lo, x_hi = min(xs), max(xs)
+    integer = all(float(x).is_integer() for x in xs)
+    x_ticks = [t for t in nice_ticks(x_lo, x_hi, 6, integer) if x_lo <= t <= x_hi]
+    x_step = x_ticks[1] - x_ticks[0] if len(x_ticks) > 1 else 1.0
+    if x_hi == x_lo:  # one step: the points stand in the middle
+        x_lo, x_hi = x_lo - 1, x_hi + 1
+
+    def sx(x: float) -> float:
+        return round(plot.left + (x - x_lo) / (x_hi - x_lo) * (plot.right - plot.left), 2)
+
+    y_lo, y_hi = y_ticks[0], y_ticks[-1]
+
+    def sy(y: float) -> float:
+        return round(plot.bottom - (y - y_lo) / (y_hi - y_lo) * (plot.bottom - plot.top), 2)
+
+    lines = []
+    for i, (s, points) in enumerate(zip(series, clean, strict=True)):
+        drawn = [(sx(x), sy(y)) for x, y in points]
+        markers = []
+        if len(points) <= MARKERS_MAX:
+            markers = [
+                Marker(px, py, f"{s.name} · {x_title} {short_number(x)}: {y:.6g}")
+                for (px, py), (x, y) in zip(drawn, points, strict=True)
+            ]
+        thinned = _thin(drawn, int(plot.right - plot.left))
+        lines.append(
+            Line(s.name, PALETTE[i % len(PALETTE)], thinned, markers, len(points), skipped[i])
+        )
+
+    y_labels = [
+        Label(round(plot.left - TICK_GAP, 2), round(sy(t) + 4, 2), text, "end")
+        for t, text in zip(y_ticks, y_texts, strict=True)
+    ]
+    x_labels = _x_labels([(sx(t), tick_text(t, x_step)) for t in x_ticks], width, height)
+    return LineChart(
+        width, height, plot, lines, x_labels, y_labels, [sy(t) for t in y_ticks], x_title
+    )
+
+
+def _value_ticks(lo: float, hi: float) -> tuple[list[float], float]:
+    if hi == lo:  # a flat line sits in the middle of a small range around it
+        spread = abs(lo) * 0.1 or 1.0
+        lo, hi = lo - spread, hi + spread
+    ticks = nice_ticks(lo, hi, 5)
+    return ticks, ticks[1] - ticks[0]
+
+
+def _x_labels(ticks: list[tuple[float, str]], width: int, height: int) -> list[Label]:
+    # Centred under their tick; the outer ones are pulled inside the drawing.
+    y = height - 6
+    labels = []
+    for x, text in ticks:
+        half = CHAR_W * len(text) / 2
+        if x + half > width:
+            labels.append(Label(width - 1, y, text, "end"))
+        elif x - half < 0:
+            labels.append(Label(1, y, text, "start"))
+        else:
+            labels.append(Label(x, y, text, "middle"))
+    return labels
+
+
+def _thin(points: list[tuple[float, float]], columns: int) -> list[tuple[float, float]]:
+    """At most two points per pixel column (its lowest and highest, in order)."""
+    if len(points) <= 2 * max(columns, 1):
+        return points
+    out: list[tuple[float, float]] = []
+    column: list[tuple[float, float]] = []
+    for point in points:
+        if column and int(point[0]) != int(column[0][0]):
+            out.extend(_extremes(column))
+            column = []
+        column.append(point)
+    out.extend(_extremes(column))
+    return out
+
+
+def _extremes(column: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    if len(column) <= 2:
+        return column
+    low = min(range(len(column)), key=lambda i: column[i][1])
+    high = max(range(len(column)), key=lambda i: column[i][1])
+    return [column[i] for i in sorted({low, high})]

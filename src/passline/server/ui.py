@@ -12,20 +12,40 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
-from passline.core.entities import Dataset, DatasetGrant, DatasetVersion
-from passline.errors import InvalidInput, PermissionDenied, Unauthenticated
-from passline.server.charts import BarChart, histogram_chart, short_number, top_values_chart
+from passline.core.entities import (
+    AliasMove,
+    Dataset,
+    DatasetGrant,
+    DatasetVersion,
+    Experiment,
+    ModelVersion,
+    RegisteredModel,
+    ReleasePolicy,
+    Run,
+)
+from passline.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
+from passline.server.charts import (
+    BarChart,
+    LineChart,
+    Series,
+    finite,
+    histogram_chart,
+    line_chart,
+    short_number,
+    top_values_chart,
+)
 from passline.server.deps import COOKIE, ui_services, workspace_of
 from passline.server.graph_layout import layout
 from passline.services.dataset_common import LEVELS
 from passline.services.identity import authenticate
+from passline.services.run_search import decode_token, encode_token
 from passline.services.workspace import Services
 
 __all__ = ["BLOCKS", "router"]
@@ -39,16 +59,6 @@ VERSIONS_SHOWN = 100  # on a dataset page; older ones stay reachable by number
 
 #: Blocks whose pages come later: route slug -> (title, what the block will do).
 BLOCKS: dict[str, tuple[str, str]] = {
-    "experiments": (
-        "Experiments",
-        "Will track training runs (parameters, metrics, code and the exact dataset versions "
-        "they used) so that any result can be compared and reproduced.",
-    ),
-    "models": (
-        "Models",
-        "A registry of model versions with aliases, approvals by someone other than the "
-        "author, model cards and one-step rollback.",
-    ),
     "serving": (
         "Serving",
         "A gateway that will serve approved model versions behind endpoints and record every "
@@ -135,15 +145,106 @@ def percent(fraction: float | None) -> str:
     return f"{fraction * 100:.1f}%".replace(".0%", "%")
 
 
+def ms_when(millis: int | None) -> str:
+    """A run's epoch milliseconds as :func:`when` writes a moment (UTC)."""
+    if millis is None:
+        return ""
+    return when(datetime.fromtimestamp(millis / 1000, UTC))
+
+
+def duration(start: int | None, end: int | None) -> str:
+    """From start to end (epoch milliseconds) as people read it: ``850 ms``, ``4 min 12 s``."""
+    if start is None or end is None:
+        return ""
+    seconds = max(end - start, 0) / 1000
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, seconds = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+def metric_text(value: Any) -> str:
+    """A metric value for a table cell: ``0.8312``, ``12,345``; NaN and infinities as such."""
+    return short_number(value) if finite(value) is not None else str(value)
+
+
+def run_url(run_id: str) -> str:
+    return f"/runs/{quote(run_id, safe='')}"
+
+
+def experiments_url(**params: Any) -> str:
+    """The experiments page with the given parameters (empty ones dropped)."""
+    kept = {k: v for k, v in params.items() if v not in (None, "")}
+    return "/experiments?" + urlencode(kept) if kept else "/experiments"
+
+
+def model_url(model: str, version: int | str | None = None) -> str:
+    """The page of ``project/name``, or of one of its versions (``3``, an alias)."""
+    project, _, name = model.partition("/")
+    base = f"/models/{quote(project, safe='')}/{quote(name, safe='')}"
+    return f"{base}/v/{quote(str(version), safe='')}" if version is not None else base
+
+
+def dataset_label_url(label: str) -> str:
+    """The page of a dataset version named by its label, ``project/name@v3``."""
+    dataset, _, selector = label.rpartition("@")
+    return dataset_url(dataset, selector) if dataset else dataset_url(label)
+
+
+_VERSION_LABEL = re.compile(r"^(?P<model>[^/]+/[^/]+)/v(?P<number>\d+)$")
+_DATASET_VERSION_LABEL = re.compile(r"^[^/@]+/[^/@]+@v\d+$")
+
+
+def object_url(ref: str, label: str = "") -> str | None:
+    """The UI page of a lineage node (run, model, version, dataset...), when it has one.
+
+    Model and dataset versions are named by their label (``p/name/v3``, ``p/name@v3``),
+    which their lineage nodes carry."""
+    kind, _, key = ref.partition(":")
+    if kind == "run":
+        return run_url(key)
+    if kind == "model" and "/" in key:
+        return model_url(key)
+    if kind == "dataset" and "/" in key:
+        return dataset_url(key)
+    if kind == "model_version" and (match := _VERSION_LABEL.match(label)):
+        return model_url(match["model"], match["number"])
+    if kind == "dataset_version" and _DATASET_VERSION_LABEL.match(label):
+        return dataset_label_url(label)
+    if kind == "project":
+        return f"/projects/{quote(key, safe='')}"
+    return None
+
+
+def check_text(spec: Mapping[str, Any]) -> str:
+    """A release check of a policy as written: ``metric_at_least(metric=auc, min=0.8)``."""
+    params = ", ".join(f"{k}={v}" for k, v in sorted(spec.items()) if k != "name")
+    return f"{spec.get('name')}({params})" if params else str(spec.get("name"))
+
+
 HELPERS: dict[str, Any] = {
     "human_size": human_size,
     "when": when,
+    "ms_when": ms_when,
+    "duration": duration,
     "compact_json": compact_json,
     "lineage_url": lineage_url,
     "audit_url": audit_url,
     "data_url": data_url,
     "dataset_url": dataset_url,
+    "dataset_label_url": dataset_label_url,
     "percent": percent,
+    "metric_text": metric_text,
+    "run_url": run_url,
+    "experiments_url": experiments_url,
+    "model_url": model_url,
+    "check_text": check_text,
+    "object_url": object_url,
 }
 
 
@@ -668,6 +769,402 @@ def duration_text(value: Any, arrow_type: str) -> str:
         if seconds >= size:
             return f"{seconds / size:.1f} {name}"
     return f"{seconds:.3g} s"
+
+
+# --- experiments and runs -------------------------------------------------------------------
+
+RUNS_PAGE = 50
+MAX_RUNS_PAGE = 500
+KEY_COLUMNS = 6  # metric and param columns in the runs table; a run's page has them all
+_PLAIN_KEY = re.compile(r"^[\w.\-/]+$")
+
+
+@dataclass(frozen=True)
+class ExperimentItem:
+    experiment: Experiment
+    runs: int
+
+
+@dataclass(frozen=True)
+class SortLink:
+    """A column header that orders the runs by its key, and which way it orders them now."""
+
+    url: str
+    current: str  # "", "ASC" or "DESC"
+
+
+def order_term(entity: str, key: str) -> str:
+    """``metrics.auc``, or ``metrics.`val loss``` when the key needs quoting."""
+    return f"{entity}.{key}" if _PLAIN_KEY.match(key) else f"{entity}.`{key}`"
+
+
+@router.get("/experiments", response_class=HTMLResponse)
+def experiments_page(
+    request: Request,
+    project: str = "",
+    experiment: str = "",
+    filter: str = "",
+    order: str = "",
+    page_token: str = "",
+    per_page: int = RUNS_PAGE,
+    svc: Services = Depends(ui_services),
+) -> HTMLResponse:
+    """Experiments by project, and the runs of one of them (or of a project, or of all)
+    searched with MLflow's filter syntax, ordered and paged; ticked runs are compared."""
+    per_page = min(max(per_page, 1), MAX_RUNS_PAGE)
+    project, experiment = project.strip(), experiment.strip()
+    chosen = svc.tracking.get_experiment(experiment) if experiment else None
+    scope = chosen.project if chosen else project or None
+    if scope and not chosen:
+        svc.projects.get(scope)  # an unknown project is a 404 page, not an empty table
+    # Grouped by project in the side bar: the service lists them in creation order.
+    listed = sorted(svc.tracking.experiments(), key=lambda e: (e.project, e.name.lower()))
+    items = [ExperimentItem(e, svc.tracking.count_runs(e.id)) for e in listed]
+    orders = [part.strip() for part in order.split(",") if part.strip()]
+    state = {
+        "project": "" if chosen else project,
+        "experiment": experiment,
+        "filter": filter.strip(),
+        "order": order.strip(),
+        "per_page": per_page if per_page != RUNS_PAGE else "",
+    }
+    runs: list[Run] = []
+    error: str | None = None
+    newer = older = None
+    try:
+        found = svc.tracking.search_runs(
+            project=scope,
+            experiments=[chosen.id] if chosen else None,
+            filter=state["filter"] or None,
+            order_by=orders or None,
+            max_results=per_page,
+            page_token=page_token.strip() or None,
+        )
+        runs = found.runs
+        offset = decode_token(page_token.strip() or None)
+        if found.next_page_token:
+            older = experiments_url(**state, page_token=found.next_page_token)
+        if offset:
+            back = max(offset - per_page, 0)
+            newer = experiments_url(**state, page_token=encode_token(back) if back else "")
+    except InvalidInput as exc:  # a bad filter, order or page token: said next to the form
+        error = str(exc)
+    metric_keys = sorted({k for r in runs for k in r.metrics})
+    # Runs of one experiment share their parameters; across experiments they rarely do, and
+    # a column per parameter of every experiment would push the metrics off the screen.
+    param_keys = sorted({k for r in runs for k in r.params}) if chosen else []
+    page = _page(
+        request,
+        "experiments.html",
+        svc,
+        items=items,
+        projects=[p.name for p in svc.projects.list()],
+        chosen=chosen,
+        scope=scope,
+        state=state,
+        runs=runs,
+        error=error,
+        newer=newer,
+        older=older,
+        metric_keys=metric_keys[:KEY_COLUMNS],
+        param_keys=param_keys[:KEY_COLUMNS],
+        more_keys=max(len(metric_keys) - KEY_COLUMNS, 0) + max(len(param_keys) - KEY_COLUMNS, 0),
+        sort={
+            (entity, key): _sort_link(state, orders, entity, key)
+            for entity, keys in (
+                ("metrics", metric_keys),
+                ("params", param_keys),
+                ("attributes", ["run_name", "status", "start_time"]),
+            )
+            for key in keys
+        },
+        per_page=per_page,
+        default_per_page=RUNS_PAGE,
+    )
+    if error:
+        page.status_code = 422
+    return page
+
+
+def _sort_link(state: dict[str, Any], orders: list[str], entity: str, key: str) -> SortLink:
+    # A click orders by this column alone: descending first for metrics (best scores on
+    # top), ascending first for the rest; a second click turns it around.
+    term = order_term(entity, key)
+    current = ""
+    if orders:
+        head, _, direction = orders[0].rpartition(" ")
+        if head.strip() == term:
+            current = direction.upper()
+        elif orders[0].strip() == term:
+            current = "ASC"
+    first = "DESC" if entity == "metrics" or key == "start_time" else "ASC"
+    if current:
+        following = "ASC" if current == "DESC" else "DESC"
+    else:
+        following = first
+    url = experiments_url(**{**state, "order": f"{term} {following}"})
+    return SortLink(url, current)
+
+
+@router.get("/experiments/compare", response_class=HTMLResponse)
+def compare_page(
+    request: Request,
+    run: list[str] = Query(default=[]),
+    only_differences: bool = False,
+    svc: Services = Depends(ui_services),
+) -> HTMLResponse:
+    """Runs side by side: params with differing values marked, latest metrics, and one
+    chart per metric the runs share, a line per run."""
+    ids = list(dict.fromkeys(r.strip() for r in run if r.strip()))
+    if len(ids) < 2:
+        raise InvalidInput(
+            f"Tick at least two runs to compare; got {len(ids)}.",
+            hint="Choose them on the experiments page and press Compare.",
+        )
+    compared = svc.tracking.compare(ids)
+    runs = [svc.tracking.get_run(r) for r in ids]
+    shared = [k for k in sorted(set.intersection(*(set(r.metrics) for r in runs)))]
+    charts = []
+    for key in shared:
+        histories = [(r.name, svc.tracking.metric_history(r.id, key)) for r in runs]
+        charts.append((key, _metric_chart(histories)))
+    colours = {r.id: charts[0][1].lines[i].color for i, r in enumerate(runs)} if charts else {}
+    return _page(
+        request,
+        "compare.html",
+        svc,
+        runs=runs,
+        params=[p for p in compared["params"] if p["differs"] or not only_differences],
+        metrics=[m for m in compared["metrics"] if m["differs"] or not only_differences],
+        differing=sum(p["differs"] for p in compared["params"]),
+        differing_metrics=sum(m["differs"] for m in compared["metrics"]),
+        charts=charts,
+        not_shared=sorted({k for r in runs for k in r.metrics} - set(shared)),
+        colours=colours,
+        only_differences=only_differences,
+        query=[("run", r) for r in ids],
+    )
+
+
+def _metric_chart(histories: list[tuple[str, list[Any]]]) -> LineChart:
+    """One line per history; x is the step, or the order of logging when every point of
+    every history has the same step (values logged again and again without one)."""
+    steps = {p.step for _, points in histories for p in points}
+    by_order = len(steps) == 1 and any(len(points) > 1 for _, points in histories)
+    series = [
+        Series(name, [(i if by_order else p.step, p.value) for i, p in enumerate(points)])
+        for name, points in histories
+    ]
+    return line_chart(series, x_title="point" if by_order else "step")
+
+
+@router.get("/runs/{run_id}", response_class=HTMLResponse)
+def run_page(run_id: str, request: Request, svc: Services = Depends(ui_services)) -> HTMLResponse:
+    """One run: what it was given, what it measured (with each metric's history drawn),
+    what it read and wrote, and the code and environment it ran in."""
+    found = svc.tracking.get_run(run_id)
+    charts = [
+        (key, _metric_chart([(key, svc.tracking.metric_history(found.id, key))]))
+        for key in sorted(found.metrics)
+    ]
+    return _page(
+        request,
+        "run.html",
+        svc,
+        run=found,
+        charts=charts,
+        code=_code_items(found.code),
+        environment=json.dumps(found.environment, indent=2, sort_keys=True, default=str),
+        versions=_registered_from(svc, found),
+    )
+
+
+def _code_items(code: Mapping[str, Any]) -> list[tuple[str, str]]:
+    # The commit first (what one would check out), then the rest as recorded.
+    first = ("commit", "git_commit", "revision", "version", "branch", "git_branch", "repository")
+    keys = sorted(code, key=lambda k: (first.index(k) if k in first else len(first), k))
+    return [
+        (k, compact_json(code[k]) if isinstance(code[k], dict | list) else str(code[k]))
+        for k in keys
+    ]
+
+
+def _registered_from(svc: Services, found: Run) -> list[tuple[str, str]]:
+    """The model versions registered from this run, as (label, page): one lineage hop down."""
+    try:
+        graph = svc.lineage.graph(found.ref, "down", 1)
+    except NotFound:  # a run recorded before it had a lineage node
+        return []
+    return sorted(
+        (n.label, object_url(n.ref, n.label) or lineage_url(n.ref))
+        for n in graph.nodes
+        if n.kind == "model_version"
+    )
+
+
+# --- models ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AliasState:
+    """An alias of a model: where it points, since when, and its release policy with what
+    the candidate version (the latest) has and lacks."""
+
+    alias: str
+    holder: int | None
+    since: AliasMove | None
+    policy: ReleasePolicy | None
+    candidate: int | None
+    verdict: dict[str, Any] | None
+
+
+@router.get("/models", response_class=HTMLResponse)
+def models_page(
+    request: Request, project: str = "", svc: Services = Depends(ui_services)
+) -> HTMLResponse:
+    """Registered models in the projects the caller can see."""
+    project = project.strip()
+    models = svc.registry.models(project or None)
+    return _page(
+        request,
+        "models.html",
+        svc,
+        models=models,
+        project=project,
+        projects=[p.name for p in svc.projects.list()],
+    )
+
+
+@router.get("/models/{project}/{name}", response_class=HTMLResponse)
+def model_page(
+    project: str, name: str, request: Request, svc: Services = Depends(ui_services)
+) -> HTMLResponse:
+    """A model: its versions, its aliases under their release policy, every alias move."""
+    key = f"{project}/{name}"
+    model = svc.registry.get_model(key)
+    versions = svc.registry.versions(key)
+    history = svc.registry.history(key)
+    return _page(
+        request,
+        "model.html",
+        svc,
+        model=model,
+        key=key,
+        versions=versions,
+        history=history,
+        aliases=_alias_states(svc, model, history),
+        runs=_runs_by_id(svc, model.project, [v.run_id for v in versions if v.run_id]),
+    )
+
+
+def _runs_by_id(svc: Services, project: str, ids: list[str]) -> dict[str, Run]:
+    """The runs behind a model's versions, in one search (deleted ones are left out)."""
+    wanted = sorted(set(ids))
+    if not wanted or any("'" in i for i in wanted):
+        return {}
+    listed = ", ".join(f"'{i}'" for i in wanted)
+    found = svc.tracking.search_runs(
+        project=project, filter=f"attributes.run_id IN ({listed})", max_results=len(wanted)
+    )
+    return {r.id: r for r in found.runs}
+
+
+def _alias_states(
+    svc: Services, model: RegisteredModel, history: list[AliasMove]
+) -> list[AliasState]:
+    key = f"{model.project}/{model.name}"
+    policies = {p.alias: p for p in svc.registry.policies(model.project)}
+    names = sorted(set(model.aliases) | set(policies), key=lambda a: (a != "production", a))
+    states = []
+    for alias in names:
+        holder = model.aliases.get(alias)
+        since = next((m for m in history if m.alias == alias), None)  # newest first
+        policy = policies.get(alias)
+        candidate = model.latest_version
+        verdict = None
+        if policy is not None and candidate is not None:
+            verdict = svc.registry.evaluate(key, candidate, alias)
+        states.append(AliasState(alias, holder, since, policy, candidate, verdict))
+    return states
+
+
+@router.get("/models/{project}/{name}/v/{version}", response_class=HTMLResponse)
+def model_version_page(
+    project: str,
+    name: str,
+    version: str,
+    request: Request,
+    svc: Services = Depends(ui_services),
+) -> HTMLResponse:
+    """A version: its files and their digests, signature, metrics, training data, run and
+    approvals. ``version`` is a number, ``vN`` or an alias."""
+    key = f"{project}/{name}"
+    model = svc.registry.get_model(key)
+    found: ModelVersion = svc.registry.version(key, version)
+    run = _run_or_none(svc, found.run_id)
+    return _page(request, "model_version.html", svc, model=model, key=key, version=found, run=run)
+
+
+def _run_or_none(svc: Services, run_id: str | None) -> Run | None:
+    if run_id is None:
+        return None
+    try:
+        return svc.tracking.get_run(run_id)
+    except (NotFound, PermissionDenied):
+        return None  # the version still says which run it came from
+
+
+@router.get("/models/{project}/{name}/card", response_class=HTMLResponse)
+def model_card_page(
+    project: str,
+    name: str,
+    request: Request,
+    version: str = "",
+    svc: Services = Depends(ui_services),
+) -> HTMLResponse:
+    """The model card of a version (production's, else the latest, when none is named)."""
+    key = f"{project}/{name}"
+    model = svc.registry.get_model(key)
+    shown = svc.registry.version(key, _card_version(model, version))
+    card = svc.registry.card(key, shown.version)
+    return _page(
+        request,
+        "model_card.html",
+        svc,
+        model=model,
+        key=key,
+        version=shown,
+        versions=[v.version for v in svc.registry.versions(key)],
+        card_html=card["html"],
+        markdown_url=f"{model_url(key)}/card.md?{urlencode({'version': shown.version})}",
+    )
+
+
+def _card_version(model: RegisteredModel, asked: str) -> int | str:
+    """The version asked for, else production's, else the latest (as the service chooses)."""
+    chosen = asked.strip() or model.aliases.get("production") or model.latest_version
+    if chosen is None:
+        raise NotFound(
+            f"Model {model.project}/{model.name} has no version yet, so it has no card.",
+            hint="Register one with 'passline models register'.",
+        )
+    return chosen
+
+
+@router.get("/models/{project}/{name}/card.md")
+def model_card_markdown(
+    project: str, name: str, version: str = "", svc: Services = Depends(ui_services)
+) -> Response:
+    """The model card as Markdown, to download."""
+    key = f"{project}/{name}"
+    shown = svc.registry.version(key, _card_version(svc.registry.get_model(key), version))
+    card = svc.registry.card(key, shown.version)
+    filename = re.sub(r"[^\w.-]", "_", f"{project}-{name}-v{shown.version}-card.md")
+    return PlainTextResponse(
+        card["markdown"],
+        media_type="text/markdown; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 def _block_page(title: str, purpose: str) -> Any:
