@@ -10,7 +10,7 @@ export PASSLINE_HOME ?= $(CURDIR)/.passline
 $(VENV)/.base: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[sklearn]'
+	$(BIN)/pip install -q -e '.[sklearn,onnx]'
 	touch $@
 
 $(VENV)/.dev: pyproject.toml $(VENV)/.base

@@ -331,3 +331,59 @@ def update(
     intended = {k: v for k, v in fields.items() if v is not None} or None
     result = client(ctx).models.update(model, description, intended)
     emit(result, as_json, ["project", "name", "description", "intended_use"])
+
+
+@app.command("optimize")
+def optimize(
+    ctx: typer.Context,
+    target: str = typer.Argument(..., help="project/name@version"),
+    to: str = typer.Option("onnx", "--to", help="The format: onnx."),
+    quantize: str = typer.Option(None, "--quantize", help="int8: quantize the weights."),
+    dataset: str = typer.Option(None, "--dataset", help="Measure on DS@V (default: training)."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Convert a scikit-learn version to ONNX, measure the trade-off, register the result."""
+    model, at, version = target.rpartition("@")
+    if not at or not model:
+        raise InvalidInput(f"Name the version as project/name@version. Got {target!r} instead.")
+    if to != "onnx":
+        raise InvalidInput(f"Only '--to onnx' is supported. Got {to!r}.")
+    report = client(ctx).models.optimize(model, version, quantize, dataset)
+    if as_json:
+        emit_json(report)
+        return
+    lat, size = report["latency_ms"], report["size_bytes"]
+    rows = [
+        [
+            "latency p50 (ms, 1 row)",
+            f"{lat['original']['p50']:.3f}",
+            f"{lat['optimized']['p50']:.3f}",
+        ],
+        [
+            "latency p99 (ms, 1 row)",
+            f"{lat['original']['p99']:.3f}",
+            f"{lat['optimized']['p99']:.3f}",
+        ],
+        [
+            "rows/s (batch)",
+            f"{report['rows_per_s']['original']:,.0f}",
+            f"{report['rows_per_s']['optimized']:,.0f}",
+        ],
+        ["size (bytes)", f"{size['original']:,}", f"{size['optimized']:,}"],
+    ]
+    if "metric" in report:
+        metric = report["metric"]
+        rows.append(
+            [
+                f"{metric['name']} on {report['rows']:,} rows",
+                f"{metric['original']:.4g}",
+                f"{metric['optimized']:.4g}",
+            ]
+        )
+    table(
+        f"{model} v{report['from_version']} -> v{report['version']} (onnx"
+        + (", int8)" if report["quantize"] else ")"),
+        ["", "original", "optimized"],
+        rows,
+    )
+    console.print("agreement: " + ", ".join(f"{k} {v:.3g}" for k, v in report["agreement"].items()))

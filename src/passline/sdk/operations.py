@@ -156,6 +156,9 @@ OPERATIONS: dict[str, Operation] = {
     ),
     "registry.history": Operation("registry", "history", "GET", "/models/{model}/history"),
     "registry.card": Operation("registry", "card", "GET", "/models/{model}/card"),
+    "registry.optimize": Operation(
+        "optimizer", "optimize", "POST", "/models/{model}/versions/{version}:optimize"
+    ),
     "registry.set_policy": Operation(
         "registry", "set_policy", "PUT", "/projects/{project}/policies/{alias}"
     ),

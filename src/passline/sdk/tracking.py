@@ -368,6 +368,25 @@ class ModelsAPI(_Namespace):
             version=str(version) if version is not None else None,
         )
 
+    def optimize(
+        self,
+        model: str,
+        version: int | str,
+        quantize: str | None = None,
+        dataset: str | None = None,
+    ) -> dict[str, Any]:
+        """Convert a scikit-learn version to ONNX (``quantize="int8"`` too), measure both on
+        ``dataset`` (default: its training data) and register the result as a new version."""
+        return self._call(
+            "registry.optimize",
+            None,
+            model=model,
+            version=str(version),
+            to="onnx",
+            quantize=quantize,
+            dataset=dataset,
+        )
+
     def set_policy(
         self,
         project: str,

@@ -15,7 +15,7 @@ from typing import Any
 from passline.core.entities import ModelVersion
 from passline.errors import InvalidInput, MissingExtra
 
-__all__ = ["load_model"]
+__all__ = ["OnnxPredictor", "load_model", "to_model_input"]
 
 
 def load_model(version: ModelVersion, folder: Path) -> Any:
@@ -137,3 +137,18 @@ def _sklearn_file(path: Path) -> Any:
     except ModuleNotFoundError:
         with path.open("rb") as stream:
             return pickle.load(stream)  # noqa: S301 - digest checked by the registry first
+
+
+def to_model_input(table: Any, model: Any) -> Any:
+    """A pandas frame when the model was fitted on named columns, else a 2-D array."""
+    if hasattr(model, "predict_table"):
+        return table
+    if hasattr(model, "feature_names_in_") and set(model.feature_names_in_) <= set(
+        table.column_names
+    ):
+        return table.select(list(model.feature_names_in_)).to_pandas()
+    import numpy as np
+
+    return np.column_stack(
+        [table.column(c).to_numpy(zero_copy_only=False) for c in table.column_names]
+    )

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from passline.services.datasets import DatasetService
     from passline.services.endpoints import EndpointService
     from passline.services.ingest import IngestService
+    from passline.services.model_optimize import ModelOptimizer
     from passline.services.monitoring import MonitoringService
     from passline.services.monitors import MonitorService
     from passline.services.registry import RegistryService
@@ -158,6 +159,12 @@ class Services:
         from passline.services.sources import SourceService
 
         return SourceService(self.workspace, self.ctx)
+
+    @cached_property
+    def optimizer(self) -> ModelOptimizer:
+        from passline.services.model_optimize import ModelOptimizer
+
+        return ModelOptimizer(self.workspace, self.ctx)
 
     @cached_property
     def endpoints(self) -> EndpointService:

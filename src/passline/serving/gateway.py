@@ -32,8 +32,9 @@ from passline.core.entities import ModelVersion
 from passline.errors import InvalidInput, NotFound, PasslineError, Unauthenticated
 from passline.services.context import Actor, CallContext
 from passline.services.identity import authenticate
+from passline.services.model_loading import to_model_input
 from passline.services.workspace import Services, Workspace
-from passline.serving.inputs import parse_body, to_model_input
+from passline.serving.inputs import parse_body
 from passline.serving.log import PredictionLog, PredictionRecord
 from passline.serving.metrics import GatewayMetrics
 

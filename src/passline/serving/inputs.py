@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from passline.errors import InvalidInput
 
-__all__ = ["ARROW", "PARQUET", "parse_body", "to_model_input"]
+__all__ = ["ARROW", "PARQUET", "parse_body"]
 
 ARROW = "application/vnd.apache.arrow.stream"
 PARQUET = "application/vnd.apache.parquet"
@@ -184,18 +184,3 @@ def _conform(table: pa.Table, signature: dict[str, Any]) -> pa.Table:
         if column.null_count:
             raise InvalidInput(f"Field {name!r} holds nulls.", field=name)
     return table.select(expected)
-
-
-def to_model_input(table: pa.Table, model: Any) -> Any:
-    """A pandas frame when the model was fitted on named columns, else a 2-D array."""
-    if hasattr(model, "predict_table"):
-        return table
-    if hasattr(model, "feature_names_in_") and set(model.feature_names_in_) <= set(
-        table.column_names
-    ):
-        return table.select(list(model.feature_names_in_)).to_pandas()
-    import numpy as np
-
-    return np.column_stack(
-        [table.column(c).to_numpy(zero_copy_only=False) for c in table.column_names]
-    )

@@ -57,6 +57,12 @@ class Reason(BaseModel):
     reason: str = ""
 
 
+class Optimize(BaseModel):
+    to: str = "onnx"
+    quantize: str | None = None
+    dataset: str | None = None
+
+
 class Policy(BaseModel):
     require_approval: bool = True
     checks: list[dict[str, Any]] = Field(default_factory=list)
@@ -236,3 +242,13 @@ def set_policy(
     project: str, alias: str, body: Policy, svc: Services = Depends(api_services)
 ) -> ReleasePolicy:
     return svc.registry.set_policy(project, alias, body.require_approval, body.checks)
+
+
+@router.post("/models/{project}/{name}/versions/{version}:optimize")
+def optimize(
+    project: str, name: str, version: str, body: Optimize, svc: Services = Depends(api_services)
+) -> dict[str, Any]:
+    """Convert to ONNX (optionally int8), measure against the original, register the result."""
+    return svc.optimizer.optimize(
+        _model(project, name), version, body.to, body.quantize, body.dataset
+    )
