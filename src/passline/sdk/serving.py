@@ -64,11 +64,23 @@ class MonitoringAPI(_Namespace):
         return self._call("monitoring.predictions", None, endpoint=endpoint, window=window)
 
     def performance(
-        self, endpoint: str, window: str = "7d", segment: str | None = None
+        self,
+        endpoint: str,
+        window: str = "7d",
+        segment: str | None = None,
+        start: str | None = None,
+        end: str | None = None,
     ) -> dict[str, Any]:
-        """Realised metrics per version (and per segment, with disparity ratios)."""
+        """Realised metrics per version (and per segment, with disparity ratios); ``start``
+        and ``end`` (ISO 8601) pick a span instead of the last ``window``."""
         return self._call(
-            "monitoring.realised", None, endpoint=endpoint, window=window, segment=segment
+            "monitoring.realised",
+            None,
+            endpoint=endpoint,
+            window=window,
+            segment=segment,
+            start=start,
+            end=end,
         )
 
     def add_labels(self, labels: list[dict[str, Any]], source: str = "api") -> dict[str, Any]:

@@ -9,7 +9,7 @@ window only.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -205,10 +205,18 @@ class MonitoringService(BaseService):
     # -- realised performance ---------------------------------------------------------------
 
     def realised(
-        self, endpoint: str, window: str = "7d", segment: str | None = None, positive: Any = 1
+        self,
+        endpoint: str,
+        window: str = "7d",
+        segment: str | None = None,
+        positive: Any = 1,
+        start: str | None = None,
+        end: str | None = None,
     ) -> dict[str, Any]:
         """Metrics from labelled predictions, per version (and per segment value, with the
-        ratio between the worst and best segment: a model that treats one group worse)."""
+        ratio between the worst and best segment: a model that treats one group worse).
+        ``start`` and ``end`` (ISO 8601) pick a span instead of the last ``window``."""
+        since, until = _span(window, start, end)
         with self.db.read() as session:
             row = self._endpoint(session, endpoint)
             numbers = dict(
@@ -220,12 +228,19 @@ class MonitoringService(BaseService):
             )
             labels = dict(
                 session.execute(
-                    select(PredictionLabelRow.request_id, PredictionLabelRow.labels).where(
-                        PredictionLabelRow.endpoint_id == row.id
+                    select(PredictionLabelRow.request_id, PredictionLabelRow.labels)
+                    .join(
+                        PredictionRequestRow,
+                        PredictionRequestRow.request_id == PredictionLabelRow.request_id,
+                    )
+                    .where(
+                        PredictionLabelRow.endpoint_id == row.id,
+                        PredictionRequestRow.at >= since,
+                        PredictionRequestRow.at < until,
                     )
                 ).all()
             )
-        log = read_log(self.ws.settings.home, row.id, utcnow() - parse_window(window), utcnow())
+        log = read_log(self.ws.settings.home, row.id, since, until)
         joined = _join(log, labels, segment)
         by_version: dict[str, Any] = {}
         for version_id, items in _group(joined, "version").items():
@@ -244,6 +259,8 @@ class MonitoringService(BaseService):
         return {
             "endpoint": endpoint,
             "window": window,
+            "start": since.isoformat(),
+            "end": until.isoformat(),
             "labelled_rows": len(joined),
             "versions": by_version,
         }
@@ -251,6 +268,22 @@ class MonitoringService(BaseService):
     def endpoint_id(self, endpoint: str) -> str:
         with self.db.read() as session:
             return self._endpoint(session, endpoint).id
+
+
+def _span(window: str, start: str | None, end: str | None) -> tuple[datetime, datetime]:
+    if start is None:
+        now = utcnow()
+        return now - parse_window(window), now + timedelta(seconds=1)
+    try:
+        since = as_utc(datetime.fromisoformat(start))
+        until = as_utc(datetime.fromisoformat(end)) if end else utcnow() + timedelta(seconds=1)
+    except ValueError:
+        raise InvalidInput(
+            f"'start' and 'end' are ISO 8601 times. Got {start!r} and {end!r}."
+        ) from None
+    if until <= since:
+        raise InvalidInput("'end' must come after 'start'.")
+    return since, until
 
 
 def _label_key(item: Any, index: int) -> str:

@@ -14,6 +14,7 @@ keeps answering the requests already using it. Loaded models are cached per vers
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -29,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 
 from passline.core.clock import utcnow
 from passline.core.entities import ModelVersion
+from passline.core.ids import new_id
 from passline.errors import InvalidInput, NotFound, PasslineError, Unauthenticated
 from passline.services.context import Actor, CallContext
 from passline.services.identity import authenticate
@@ -55,6 +57,7 @@ class Route:
     canary_percent: int
     shadow: str | None
     redact: tuple[str, ...]
+    endpoint_ref: str = ""
 
 
 @dataclass
@@ -74,6 +77,7 @@ class Gateway:
         self._tokens: dict[str, tuple[float, Actor]] = {}
         self._models: OrderedDict[str, Loaded] = OrderedDict()
         self._failures: dict[str, int] = {}
+        self._served: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
         self._loading: dict[str, threading.Lock] = {}
         self._shadow_pool = ThreadPoolExecutor(2, thread_name_prefix="passline-shadow")
@@ -133,6 +137,7 @@ class Gateway:
             endpoint.canary_percent,
             shadow.id if shadow else None,
             tuple(endpoint.redact),
+            endpoint.ref,
         )
 
     def _model_route(self, svc: Services, target: str) -> Route:
@@ -144,23 +149,23 @@ class Gateway:
             )
         version = svc.registry.version(model, selector)
         project = version.model.split("/")[0]
-        endpoint_id = self._implicit_endpoint(project, version.model, selector)
-        return Route(endpoint_id, project, version.model, version.id, None, 0, None, ())
+        endpoint_id, ref = self._implicit_endpoint(project, version.model, selector)
+        return Route(endpoint_id, project, version.model, version.id, None, 0, None, (), ref)
 
-    def _implicit_endpoint(self, project: str, model: str, selector: str) -> str:
+    def _implicit_endpoint(self, project: str, model: str, selector: str) -> tuple[str, str]:
         from passline.services.endpoints import EndpointService
 
         name = f"{model.split('/')[1]}-{selector}".lower().replace("_", "-")[:60]
         endpoints = EndpointService(self.workspace, self.system.ctx)
         try:
-            return endpoints.get(f"{project}/{name}").id
+            found = endpoints.get(f"{project}/{name}")
         except NotFound:
-            pass
-        try:
-            alias = selector if not selector.lstrip("v").isdigit() else "production"
-            return endpoints.create(project, name, model, alias).id
-        except PasslineError:
-            return endpoints.get(f"{project}/{name}").id  # another worker made it first
+            try:
+                alias = selector if not selector.lstrip("v").isdigit() else "production"
+                found = endpoints.create(project, name, model, alias)
+            except PasslineError:
+                found = endpoints.get(f"{project}/{name}")  # another worker made it first
+        return found.id, found.ref
 
     # -- models --------------------------------------------------------------------------
 
@@ -258,7 +263,35 @@ class Gateway:
             raise ModelFailed(request_id, exc) from exc
         self._failures[loaded.version.id] = 0
         self._log(route, record, started)
+        if (loaded.version.id, route.endpoint_ref) not in self._served:
+            self._served.add((loaded.version.id, route.endpoint_ref))
+            self._shadow_pool.submit(self._link_served, loaded.version, route.endpoint_ref, role)
         return record.outputs
+
+    def _link_served(self, version: ModelVersion, endpoint_ref: str, role: str) -> None:
+        """The lineage edge version -> endpoint, once per pair: training data to traffic."""
+        from passline.services.lineage import insert_ignore
+        from passline.store.models import LineageEdgeRow
+
+        try:
+            with self.workspace.db.write() as session:
+                insert_ignore(
+                    session,
+                    LineageEdgeRow.__table__,
+                    [
+                        {
+                            "id": new_id("edg"),
+                            "src_ref": version.ref,
+                            "dst_ref": endpoint_ref,
+                            "type": "served_by",
+                            "actor": "gateway",
+                            "created_at": utcnow(),
+                            "attrs": {"role": role},
+                        }
+                    ],
+                )
+        except Exception:  # lineage must never fail a prediction
+            logging.getLogger("passline.serving").exception("recording served_by failed")
 
     def _shadow(self, route: Route, table: Any, request_id: str, keys: list[str] | None) -> None:
         loaded = self.loaded(route.model, route.shadow or "")

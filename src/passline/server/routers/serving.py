@@ -104,10 +104,13 @@ def performance(
     name: str,
     window: str = "7d",
     segment: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
     svc: Services = Depends(api_services),
 ) -> dict[str, Any]:
-    """Realised metrics from labels, per version and segment, with disparity ratios."""
-    return svc.monitoring.realised(f"{project}/{name}", window, segment)
+    """Realised metrics from labels, per version and segment, with disparity ratios;
+    ``start``/``end`` (ISO 8601) pick a span instead of the last ``window``."""
+    return svc.monitoring.realised(f"{project}/{name}", window, segment, start=start, end=end)
 
 
 @router.post("/labels")
