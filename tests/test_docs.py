@@ -118,6 +118,7 @@ LAYERS = {
     "demo_data": 5,
     "demo_datasets": 5,
     "demo_models": 5,
+    "demo_serving": 5,
     "serving": 5,
     "cli": 6,
 }

@@ -77,6 +77,11 @@ def run_demo(workspace: Workspace) -> DemoSummary:
     _fraud_lineage(svc, summary)
     summary.datasets, summary.notes = ingest_demo_datasets(svc, workspace.settings.home)
     summary.models = train_demo_models(workspace)
+    if not summary.models[0].startswith("models: skipped"):
+        from passline.demo_models import _as
+        from passline.demo_serving import serve_demo_traffic
+
+        summary.models += serve_demo_traffic(workspace, _as(workspace, "alice"), svc)
     summary.token = svc.identity.create_token("demo-login", ttl_days=7).secret
     return summary
 
