@@ -12,7 +12,7 @@ from typing import Any
 
 from rich.console import Console, RenderableType
 
-from bench import artifacts, data, metadata, report
+from bench import artifacts, data, metadata, registry, report
 from bench.workspaces import scrub_passline_env
 
 POSTGRES_ENV = "PASSLINE_BENCH_POSTGRES_URL"
@@ -39,10 +39,17 @@ def run_data(quick: bool, console: Console) -> tuple[RenderableType, dict[str, A
     return report.data_tables(result), result.to_json()
 
 
+def run_registry(quick: bool, console: Console) -> tuple[RenderableType, dict[str, Any]]:
+    params = registry.QUICK if quick else registry.FULL
+    result = registry.run(params, console)
+    return registry.registry_tables(result), result.to_json()
+
+
 BENCHMARKS: dict[str, Benchmark] = {
     "metadata": run_metadata,
     "artifacts": run_artifacts,
     "data": run_data,
+    "registry": run_registry,
 }
 
 
