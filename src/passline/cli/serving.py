@@ -394,3 +394,90 @@ def monitor_alerts(
             for a in alerts
         ],
     )
+
+
+@monitor_app.command("drift")
+def monitor_drift(
+    ctx: typer.Context,
+    reference: str = typer.Option(
+        None,
+        "--reference",
+        help="DS@V (default for --endpoint: the training data of the version it serves).",
+    ),
+    current: str = typer.Option(None, "--current", help="A file (CSV, Parquet, JSON) or DS@V."),
+    endpoint: str = typer.Option(
+        None, "--endpoint", help="Or an endpoint's traffic: project/name."
+    ),
+    window: str = typer.Option("24h", "--window", help="With --endpoint: 15m, 24h, 7d ..."),
+    role: str = typer.Option("primary", "--role", help="With --endpoint: primary or canary."),
+    columns: str = typer.Option(None, "--columns", help="Comma-separated; default: all."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Per-column drift (KS, Wasserstein, chi-square, Jensen-Shannon, PSI) and the verdict."""
+    pl = client(ctx)
+    names = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    if endpoint:
+        report = pl.monitoring.endpoint_drift(endpoint, window, role, reference)
+    elif reference and current:
+        is_version = "@" in current and not Path(current).exists()
+        report = (
+            pl.monitoring.drift(reference, current, names)
+            if is_version
+            else pl.monitoring.drift_of_file(reference, current, names)
+        )
+    else:
+        raise InvalidInput("Give --reference DS@V with --current FILE|DS@V, or --endpoint E.")
+    if as_json:
+        emit_json(report)
+        return
+    _print_drift(report)
+
+
+def _print_drift(report: dict[str, Any]) -> None:
+    current = report.get("current") or f"{report['endpoint']} last {report['window']}"
+    if report.get("message"):
+        console.print(report["message"])
+        return
+    console.print(
+        f"[bold]{report['reference']}[/bold] ({report['reference_rows']:,} rows) vs "
+        f"[bold]{current}[/bold] ({report['current_rows']:,} rows): "
+        f"{report['columns_drifted']} of {report['columns_checked']} columns drifted "
+        f"(share {report['drift_share']:.2f}, threshold {report['drift_share_threshold']}): "
+        + ("[red]DRIFT[/red]" if report["drifted"] else "[green]no drift[/green]")
+    )
+    rows = []
+    for name, column in report["columns"].items():
+        test = column.get("test") or {}
+        psi = (column.get("psi") or {}).get("value")
+        rows.append(
+            [
+                name,
+                column["kind"],
+                test.get("type", column["status"]),
+                _number(column.get("statistic")),
+                _number(column.get("p_value")),
+                _number(test.get("threshold")),
+                "yes" if column["drifted"] else "",
+                _number(psi),
+                column.get("message") or "",
+            ]
+        )
+    table(
+        None,
+        ["column", "kind", "test", "statistic", "p-value", "threshold", "drifted", "psi", "note"],
+        rows,
+    )
+    for name, side in report.get("missing_columns", {}).items():
+        console.print(f"column {name!r} is missing from the {side} side")
+    prediction = report.get("prediction")
+    if prediction and prediction.get("status") == "checked":
+        console.print(
+            f"prediction drift: {prediction['test']['type']} {_number(prediction['score'])}"
+            + (" [red]drifted[/red]" if prediction["drifted"] else " (no drift)")
+        )
+
+
+def _number(value: Any) -> str:
+    if value is None:
+        return ""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -144,6 +144,10 @@ class DatasetsAPI:
     def profile(self, ref: str) -> dict[str, Any]:
         return self._call("datasets.profile", dict[str, Any], ref=ref)
 
+    def profile_sketches(self, ref: str) -> dict[str, Any]:
+        """The version's mergeable sketches, as stored (the reference of a drift report)."""
+        return self._call("datasets.profile_sketches", dict[str, Any], ref=ref)
+
     def configure(
         self,
         ref: str,

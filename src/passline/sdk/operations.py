@@ -84,6 +84,9 @@ OPERATIONS: dict[str, Operation] = {
     "datasets.profile": Operation(
         "datasets", "profile", "GET", "/datasets/{dataset}/versions/{selector}/profile"
     ),
+    "datasets.profile_sketches": Operation(
+        "datasets", "profile_sketches", "GET", "/datasets/{dataset}/versions/{selector}/sketches"
+    ),
     "datasets.configure": Operation("datasets", "configure", "PATCH", "/datasets/{dataset}"),
     "datasets.tag_column": Operation(
         "datasets", "tag_column", "PUT", "/datasets/{dataset}/columns/{column}/tags"
@@ -180,6 +183,10 @@ OPERATIONS: dict[str, Operation] = {
     "monitoring.add_labels": Operation("monitoring", "add_labels", "POST", "/labels"),
     "monitoring.labels_from_dataset": Operation(
         "monitoring", "labels_from_dataset", "POST", "/endpoints/{endpoint}/labels:join"
+    ),
+    "drift.compare": Operation("drift", "compare", "POST", "/drift"),
+    "drift.endpoint_drift": Operation(
+        "drift", "endpoint_drift", "GET", "/endpoints/{endpoint}/drift"
     ),
     "monitors.list": Operation("monitors", "list", "GET", "/monitors"),
     "monitors.add": Operation("monitors", "add", "POST", "/monitors"),

@@ -101,6 +101,69 @@ class MonitoringAPI(_Namespace):
             window=window,
         )
 
+    def drift(
+        self,
+        reference: str,
+        current: str,
+        columns: list[str] | None = None,
+        tests: dict[str, Any] | None = None,
+        drift_share: float = 0.5,
+    ) -> dict[str, Any]:
+        """Two dataset versions (``DS@V``) compared from their stored profiles."""
+        return self._call(
+            "drift.compare",
+            None,
+            reference=reference,
+            current=current,
+            columns=columns,
+            tests=tests,
+            drift_share=drift_share,
+        )
+
+    def endpoint_drift(
+        self,
+        endpoint: str,
+        window: str = "24h",
+        role: str = "primary",
+        reference: str | None = None,
+    ) -> dict[str, Any]:
+        """An endpoint's traffic against its training data, with prediction drift."""
+        return self._call(
+            "drift.endpoint_drift",
+            None,
+            endpoint=endpoint,
+            window=window,
+            role=role,
+            reference=reference,
+        )
+
+    def drift_of_file(
+        self,
+        reference: str,
+        path: str,
+        columns: list[str] | None = None,
+        drift_share: float = 0.5,
+    ) -> dict[str, Any]:
+        """A local file (CSV, Parquet, JSON lines, Excel) against a dataset version: the file
+        is profiled here, in a stream, and compared with the version's stored sketches."""
+        from passline.data.connectors import FileConnector
+        from passline.data.drift import drift_report
+        from passline.data.profile import DatasetProfile
+
+        reference_profile = DatasetProfile.from_dict(
+            self._client.datasets.profile_sketches(reference)
+        )
+        current = None
+        for batch in FileConnector(path).batches():
+            current = current or DatasetProfile.for_schema(batch.schema)
+            current.update(batch)
+        if current is None:
+            from passline.errors import InvalidInput
+
+            raise InvalidInput(f"{path} has no rows: there is nothing to compare.")
+        report = drift_report(reference_profile, current, columns, drift_share=drift_share)
+        return {"reference": reference, "current": str(path), **report.to_dict()}
+
     def monitors(self, project: str | None = None) -> list[Monitor]:
         return self._call("monitors.list", list[Monitor], project=project)
 

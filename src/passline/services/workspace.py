@@ -27,6 +27,7 @@ from passline.store.models import UserRow
 if TYPE_CHECKING:
     from passline.data.crypto import KeyProvider
     from passline.services.datasets import DatasetService
+    from passline.services.drift_service import DriftService
     from passline.services.endpoints import EndpointService
     from passline.services.ingest import IngestService
     from passline.services.model_optimize import ModelOptimizer
@@ -165,6 +166,12 @@ class Services:
         from passline.services.model_optimize import ModelOptimizer
 
         return ModelOptimizer(self.workspace, self.ctx)
+
+    @cached_property
+    def drift(self) -> DriftService:
+        from passline.services.drift_service import DriftService
+
+        return DriftService(self.workspace, self.ctx)
 
     @cached_property
     def endpoints(self) -> EndpointService:

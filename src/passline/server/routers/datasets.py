@@ -241,6 +241,14 @@ def profile(
     return svc.datasets.profile(_ref(project, name, selector))
 
 
+@router.get("/datasets/{project}/{name}/versions/{selector}/sketches")
+def profile_sketches(
+    project: str, name: str, selector: str, svc: Services = Depends(api_services)
+) -> dict[str, Any]:
+    """The profile's mergeable sketches (a drift reference); needs read access to the data."""
+    return svc.datasets.profile_sketches(_ref(project, name, selector))
+
+
 @router.post("/datasets/{project}/{name}/versions/{selector}/check")
 def check(
     project: str, name: str, selector: str, svc: Services = Depends(api_services)

@@ -129,6 +129,35 @@ def labels_from_dataset(
     )
 
 
+class DriftRequest(BaseModel):
+    reference: str
+    current: str
+    columns: list[str] | None = None
+    tests: dict[str, Any] | None = None
+    drift_share: float = 0.5
+
+
+@router.post("/drift")
+def drift(body: DriftRequest, svc: Services = Depends(api_services)) -> dict[str, Any]:
+    """Two dataset versions compared column by column from their stored profiles."""
+    return svc.drift.compare(
+        body.reference, body.current, body.columns, body.tests, body.drift_share
+    )
+
+
+@router.get("/endpoints/{project}/{name}/drift")
+def endpoint_drift(
+    project: str,
+    name: str,
+    window: str = "24h",
+    role: str = "primary",
+    reference: str | None = None,
+    svc: Services = Depends(api_services),
+) -> dict[str, Any]:
+    """The endpoint's inputs and predictions over ``window`` against its training data."""
+    return svc.drift.endpoint_drift(f"{project}/{name}", window, role, reference)
+
+
 @router.get("/monitors", response_model=list[Monitor])
 def monitors(project: str | None = None, svc: Services = Depends(api_services)) -> list[Monitor]:
     return svc.monitors.list(project)
