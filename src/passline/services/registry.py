@@ -613,7 +613,8 @@ class RegistryService(BaseService):
             prj_id = row.project_id
             policy = session.get(ReleasePolicyRow, (prj_id, alias))
         if policy is None:
-            return {"policy": None, "missing": [], "checks": [], "approvals": target.approvals}
+            approvers = [a["approver"] for a in target.approvals]
+            return {"policy": None, "missing": [], "checks": [], "approvers": approvers}
         missing: list[str] = []
         approvers = [
             a["approver"]
