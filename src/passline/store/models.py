@@ -481,3 +481,252 @@ class AlertRow(Base):
     message: Mapped[str] = mapped_column(Text)
     action: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     delivered: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# --- LLM operations (added by 0006) -----------------------------------------------------------
+
+
+class GroupRow(Base):
+    """A workspace group of users (HR, finance): what document ACLs name besides users."""
+
+    __tablename__ = "groups"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class GroupMemberRow(Base):
+    __tablename__ = "group_members"
+    group_id: Mapped[str] = mapped_column(ForeignKey("groups.id"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+
+
+class LlmModelRow(Base):
+    """A configured model: the embedded one or an OpenAI-compatible endpoint, with prices."""
+
+    __tablename__ = "llm_models"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))  # embedded | openai
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # url, model, secret ref
+    input_price_per_mtok: Mapped[float] = mapped_column(Float, default=0.0)
+    output_price_per_mtok: Mapped[float] = mapped_column(Float, default=0.0)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PromptRow(Base):
+    __tablename__ = "prompts"
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_prompt_name"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PromptVersionRow(Base):
+    """An immutable prompt: template, typed variables, model and parameters, output schema."""
+
+    __tablename__ = "prompt_versions"
+    __table_args__ = (UniqueConstraint("prompt_id", "version", name="uq_prompt_version"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    prompt_id: Mapped[str] = mapped_column(ForeignKey("prompts.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    template: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # chat messages
+    variables: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # name -> type
+    model: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    output_schema: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    digest: Mapped[str] = mapped_column(String(80))
+    author: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PromptLabelRow(Base):
+    __tablename__ = "prompt_labels"
+    prompt_id: Mapped[str] = mapped_column(ForeignKey("prompts.id"), primary_key=True)
+    label: Mapped[str] = mapped_column(String(100), primary_key=True)
+    version_id: Mapped[str] = mapped_column(ForeignKey("prompt_versions.id"))
+
+
+class PromptLabelMoveRow(Base):
+    __tablename__ = "prompt_label_moves"
+    __table_args__ = (Index("ix_prompt_label_moves_prompt_label", "prompt_id", "label"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    prompt_id: Mapped[str] = mapped_column(ForeignKey("prompts.id"))
+    label: Mapped[str] = mapped_column(String(100))
+    from_version_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    to_version_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    kind: Mapped[str] = mapped_column(String(16))  # set | promote | rollback | delete
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class PromptApprovalRow(Base):
+    __tablename__ = "prompt_approvals"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    version_id: Mapped[str] = mapped_column(ForeignKey("prompt_versions.id"), index=True)
+    approver: Mapped[str] = mapped_column(String(100))
+    label: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class TraceRow(Base):
+    """One request of an LLM app: its spans' totals, who asked, which prompt version."""
+
+    __tablename__ = "traces"
+    __table_args__ = (
+        Index("ix_traces_project_started", "project_id", "started_at"),
+        Index("ix_traces_user_started", "user_name", "started_at"),
+    )
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # OTel trace id (hex)
+    project_id: Mapped[str | None] = mapped_column(ForeignKey("projects.id"), nullable=True)
+    app: Mapped[str] = mapped_column(String(200), default="")  # service.name
+    name: Mapped[str] = mapped_column(String(200), default="")  # the root span's name
+    user_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    session_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    duration_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="ok")  # ok | error | blocked
+    spans: Mapped[int] = mapped_column(Integer, default=0)
+    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    model: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    prompt_version_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    input_preview: Mapped[str | None] = mapped_column(Text, nullable=True)  # redacted
+    output_preview: Mapped[str | None] = mapped_column(Text, nullable=True)  # redacted
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class SpanRow(Base):
+    """An OpenTelemetry span, GenAI attributes kept as sent (after redaction)."""
+
+    __tablename__ = "spans"
+    trace_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)  # OTel span id (hex)
+    parent_id: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(
+        String(32), default="internal"
+    )  # chat | retrieval | guard ...
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    duration_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    status: Mapped[str] = mapped_column(String(16), default="ok")
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    events: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+class GuardEventRow(Base):
+    """A guard's verdict on an input or output: what it found (types and counts, never the
+    sensitive text itself) and what it did."""
+
+    __tablename__ = "guard_events"
+    __table_args__ = (Index("ix_guard_events_app_at", "app", "at"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    trace_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    project_id: Mapped[str | None] = mapped_column(ForeignKey("projects.id"), nullable=True)
+    app: Mapped[str] = mapped_column(String(200), default="")
+    stage: Mapped[str] = mapped_column(String(16))  # input | output
+    guard: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))  # allow | redact | block
+    enforced: Mapped[bool] = mapped_column(Boolean, default=True)  # False in shadow mode
+    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    findings: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    user_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    duration_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class GuardPolicyRow(Base):
+    __tablename__ = "guard_policies"
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), primary_key=True)
+    app: Mapped[str] = mapped_column(String(200), primary_key=True)
+    policy: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class FeedbackRow(Base):
+    __tablename__ = "feedback"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    trace_id: Mapped[str] = mapped_column(String(32), index=True)
+    prompt_version_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    user_name: Mapped[str] = mapped_column(String(200))
+    score: Mapped[int | None] = mapped_column(Integer, nullable=True)  # +1 | -1
+    comment: Mapped[str] = mapped_column(Text, default="")
+    correction: Mapped[str | None] = mapped_column(Text, nullable=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class CollectionRow(Base):
+    """Documents for retrieval, chunked and embedded into a vector index in the home."""
+
+    __tablename__ = "collections"
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_collection_name"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text, default="")
+    embedding_model: Mapped[str] = mapped_column(String(200))
+    dimensions: Mapped[int] = mapped_column(Integer)
+    chunk_tokens: Mapped[int] = mapped_column(Integer, default=200)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class DocumentRow(Base):
+    """A document and who may read it: users, groups and project roles (its ACL)."""
+
+    __tablename__ = "documents"
+    __table_args__ = (UniqueConstraint("collection_id", "path", name="uq_document_path"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    collection_id: Mapped[str] = mapped_column(ForeignKey("collections.id"), index=True)
+    path: Mapped[str] = mapped_column(String(500))
+    title: Mapped[str] = mapped_column(String(500), default="")
+    digest: Mapped[str] = mapped_column(String(80))
+    artifact_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    acl: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # users, groups, roles
+    chunks: Mapped[int] = mapped_column(Integer, default=0)
+    characters: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class RetrievalRow(Base):
+    """Who was shown which document, in which trace: "who has seen the salary file?"."""
+
+    __tablename__ = "retrievals"
+    __table_args__ = (
+        Index("ix_retrievals_document_at", "document_id", "at"),
+        Index("ix_retrievals_user_at", "user_name", "at"),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    trace_id: Mapped[str] = mapped_column(String(32), index=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"))
+    user_name: Mapped[str] = mapped_column(String(200))
+    rank: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class LlmCacheRow(Base):
+    """A cached answer; exact hits by key digest, semantic hits by the vector index."""
+
+    __tablename__ = "llm_cache"
+    __table_args__ = (UniqueConstraint("namespace", "key_digest", name="uq_llm_cache_key"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    namespace: Mapped[str] = mapped_column(String(200))  # model + prompt version + params
+    key_digest: Mapped[str] = mapped_column(String(80))
+    request_text: Mapped[str] = mapped_column(Text)  # redacted
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    hits: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_hit_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
