@@ -27,6 +27,7 @@ from passline.services.workspace import Workspace
 from passline.settings import Settings
 from tests.test_ui_data import PROJECT, Shop, populate
 from tests.test_ui_models import ModelWorld, populate_models
+from tests.test_ui_serving import ENDPOINT, ServingWorld, populate_serving
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -52,6 +53,7 @@ class LiveServer:
     shop: Shop
     viewer_token: str  # a viewer of the shop without a grant on its restricted dataset
     models: ModelWorld
+    serving: ServingWorld
 
 
 def _free_port() -> int:
@@ -75,9 +77,10 @@ def _wait_until_healthy(url: str, thread: threading.Thread, timeout: float = 20)
 
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """A demo workspace, plus the shop's datasets and the fraud project's runs and models,
-    served by uvicorn on a free local port, in a background thread. Built once for the
-    module (the demo trains models: seconds); the tests only read it."""
+    """A demo workspace, plus the shop's datasets, the fraud project's runs and models and
+    the checkout project's endpoints with real traffic, served by uvicorn on a free local
+    port, in a background thread. Built once for the module (the demo trains models:
+    seconds); the tests only read it."""
     tmp_path = tmp_path_factory.mktemp("browser")
     workspace = Workspace.open(Settings(home=tmp_path / "home"))
     demo = run_demo(workspace)
@@ -87,6 +90,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     admin.projects.add_member(PROJECT, "vera", "viewer")
     viewer_token = admin.identity.create_token("vera-ui", user="vera").secret
     models = populate_models(workspace)
+    serving = populate_serving(workspace)
     port = _free_port()
     config = uvicorn.Config(
         create_app(workspace=workspace), host="127.0.0.1", port=port, log_level="warning"
@@ -97,7 +101,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_healthy(url, thread)
-        yield LiveServer(url, demo, shop, viewer_token, models)
+        yield LiveServer(url, demo, shop, viewer_token, models, serving)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -362,3 +366,51 @@ def test_experiment_and_model_pages_in_a_real_browser(live_server: LiveServer, p
         "href", "/models/fraud/scorer/card.md?version=1"
     )
     screenshot(page, "model-card")
+
+
+def test_serving_and_monitoring_pages_in_a_real_browser(
+    live_server: LiveServer, page: Page
+) -> None:
+    from playwright.sync_api import expect
+
+    server = live_server
+    log_in(page, server)
+    blocks = page.get_by_role("navigation", name="Blocks")
+    blocks.get_by_role("link", name="Serving", exact=True).click()
+    page.wait_for_url(f"{server.url}/serving")
+    expect(page.locator("h1")).to_have_text("Serving")
+    scoring = page.locator("#endpoint-checkout-scoring")
+    expect(scoring).to_contain_text("production → v1")
+    expect(scoring).to_contain_text("v2 · 10%")
+    expect(page.locator("#endpoint-checkout-quiet")).to_contain_text("No traffic in the last hour")
+    screenshot(page, "serving")
+
+    scoring.get_by_role("link", name=ENDPOINT).click()
+    page.wait_for_url(f"{server.url}/serving/{ENDPOINT}")
+    expect(page.locator("h1")).to_have_text("scoring")
+    expect(page.locator("nav.windows a.active")).to_have_text("1h")
+    for role in ("primary", "canary", "shadow"):
+        expect(page.locator(f"#latency-{role} svg.chart-line")).to_be_visible()
+    expect(page.locator("#throughput polyline.line")).to_have_count(3)
+
+    page.locator("nav.windows").get_by_role("link", name="24h", exact=True).click()
+    page.wait_for_url(f"{server.url}/serving/{ENDPOINT}?window=24h")
+    expect(page.locator("nav.windows a.active")).to_have_text("24h")
+    expect(page.get_by_text("Traffic over the last 24h")).to_be_visible()
+    page.select_option("select[name=segment]", "channel")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url("**/serving/checkout/scoring?window=24h&segment=channel")
+    expect(page.locator("#segments-v1")).to_be_visible()
+    expect(page.locator("table.disparity tr.flagged").first).to_contain_text("far from 1")
+    expect(page.locator("#drift")).to_be_visible()
+    screenshot(page, "endpoint")
+
+    blocks.get_by_role("link", name="Monitoring", exact=True).click()
+    page.wait_for_url(f"{server.url}/monitoring")
+    expect(page.locator("h1")).to_have_text("Monitoring")
+    # The demo may roll back its own canaries: only checkout's alerts are this world's.
+    rollback = page.locator("table.alerts tr.rollback").filter(has_text="checkout/canary-errors")
+    expect(rollback).to_have_count(1)
+    expect(rollback).to_contain_text("Canary v3 taken out of the traffic in")
+    expect(page.locator("#monitor-checkout-recall")).to_contain_text("never run")
+    screenshot(page, "monitoring")

@@ -3,8 +3,9 @@
 Three shapes: a histogram (vertical bars, one per bin, with the bin edges under the axis)
 and a top-values chart (horizontal bars, one per value, each as long as the value's share
 of the rows) for dataset profiles; a line chart (one or more metric histories on shared
-axes) for runs. Pure: numbers in, rectangles, points and labels out, so it is unit-tested
-on its own and the page needs no JavaScript.
+axes) for runs, or series over clock time (UTC) for an endpoint's traffic. Pure: numbers
+in, rectangles, points and labels out, so it is unit-tested on its own and the page needs
+no JavaScript.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "short_number",
     "shorten",
     "tick_text",
+    "time_ticks",
     "top_values_chart",
 ]
 
@@ -373,13 +376,20 @@ def line_chart(
     width: int = LINE_W,
     height: int = LINE_H,
     x_title: str = "step",
+    *,
+    x_span: tuple[float, float] | None = None,
+    time_axis: bool = False,
+    from_zero: bool = False,
 ) -> LineChart:
     """Lines of ``(x, value)`` points on shared axes: one per series, coloured in turn.
 
     NaN and infinite values are left out of the lines and counted (``Line.skipped``). The
-    x axis spans the points exactly; the value axis is widened to round ticks. A line of
-    more points than the drawing has pixels is thinned to each pixel column's lowest and
-    highest point, so its shape survives; up to ``MARKERS_MAX`` points get a hover dot.
+    x axis spans the points exactly, or ``x_span`` when given (points outside it are left
+    out); the value axis is widened to round ticks, and starts at 0 with ``from_zero`` when
+    no value is negative (counts, rates, latencies). With ``time_axis``, x is epoch seconds
+    and is labelled by the clock (UTC). A line of more points than the drawing has pixels
+    is thinned to each pixel column's lowest and highest point, so its shape survives; up
+    to ``MARKERS_MAX`` points get a hover dot.
     """
     clean: list[list[tuple[float, float]]] = []
     skipped: list[int] = []
@@ -391,6 +401,8 @@ def line_chart(
                 kept.append((fx, fv))
         clean.append(kept)
         skipped.append(len(s.points) - len(kept))
+    if x_span is not None:
+        clean = [[(x, v) for x, v in points if x_span[0] <= x <= x_span[1]] for points in clean]
     xs = [x for points in clean for x, _ in points]
     ys = [y for points in clean for _, y in points]
     if not xs:
@@ -401,14 +413,12 @@ def line_chart(
         ]
         return LineChart(width, height, plot, lines, [], [], [], x_title)
 
-    y_ticks, y_step = _value_ticks(min(ys), max(ys))
+    y_ticks, y_step = _value_ticks(min(ys), max(ys), from_zero)
     y_texts = [tick_text(t, y_step) for t in y_ticks]
     left = PAD + CHAR_W * max(len(t) for t in y_texts) + TICK_GAP
     plot = Plot(round(left, 2), LINE_TOP, width - LINE_RIGHT, height - LINE_AXIS)
-    x_lo, x_hi = min(xs), max(xs)
-    integer = all(float(x).is_integer() for x in xs)
-    x_ticks = [t for t in nice_ticks(x_lo, x_hi, 6, integer) if x_lo <= t <= x_hi]
-    x_step = x_ticks[1] - x_ticks[0] if len(x_ticks) > 1 else 1.0
+    x_lo, x_hi = x_span if x_span is not None else (min(xs), max(xs))
+    x_ticks, x_texts, point_text = _x_axis(xs, x_lo, x_hi, x_title, time_axis)
     if x_hi == x_lo:  # one step: the points stand in the middle
         x_lo, x_hi = x_lo - 1, x_hi + 1
 
@@ -426,7 +436,7 @@ def line_chart(
         markers = []
         if len(points) <= MARKERS_MAX:
             markers = [
-                Marker(px, py, f"{s.name} · {x_title} {short_number(x)}: {y:.6g}")
+                Marker(px, py, f"{s.name} · {point_text(x)}: {y:.6g}")
                 for (px, py), (x, y) in zip(drawn, points, strict=True)
             ]
         thinned = _thin(drawn, int(plot.right - plot.left))
@@ -438,18 +448,62 @@ def line_chart(
         Label(round(plot.left - TICK_GAP, 2), round(sy(t) + 4, 2), text, "end")
         for t, text in zip(y_ticks, y_texts, strict=True)
     ]
-    x_labels = _x_labels([(sx(t), tick_text(t, x_step)) for t in x_ticks], width, height)
+    x_labels = _x_labels(
+        [(sx(t), text) for t, text in zip(x_ticks, x_texts, strict=True)], width, height
+    )
     return LineChart(
         width, height, plot, lines, x_labels, y_labels, [sy(t) for t in y_ticks], x_title
     )
 
 
-def _value_ticks(lo: float, hi: float) -> tuple[list[float], float]:
+def _x_axis(
+    xs: list[float], lo: float, hi: float, x_title: str, time_axis: bool
+) -> tuple[list[float], list[str], Formatter]:
+    """Where the x ticks go, their labels, and how a point's x reads in its hover text."""
+    if time_axis:
+        ticks, step = time_ticks(lo, hi)
+        return ticks, [_clock(t, step) for t in ticks], _minute
+    integer = all(float(x).is_integer() for x in xs)
+    ticks = [t for t in nice_ticks(lo, hi, 6, integer) if lo <= t <= hi]
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
+    return ticks, [tick_text(t, step) for t in ticks], lambda x: f"{x_title} {short_number(x)}"
+
+
+def _value_ticks(lo: float, hi: float, from_zero: bool = False) -> tuple[list[float], float]:
+    if from_zero and lo >= 0:
+        lo, hi = 0.0, hi or 1.0  # all zeros: a line along the bottom of a 0-1 axis
     if hi == lo:  # a flat line sits in the middle of a small range around it
         spread = abs(lo) * 0.1 or 1.0
         lo, hi = lo - spread, hi + spread
     ticks = nice_ticks(lo, hi, 5)
     return ticks, ticks[1] - ticks[0]
+
+
+#: Steps between clock ticks, in seconds: 1, 2, 5, 10, 15, 30 minutes; 1, 2, 3, 6, 12 hours;
+#: 1, 2, 7 days.
+TIME_STEPS = (60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800)
+DAY = 86400
+
+
+def time_ticks(lo: float, hi: float, count: int = 6) -> tuple[list[float], float]:
+    """Round clock times (epoch seconds, UTC) in [lo, hi], at most about ``count`` of them,
+    and the step between them: every 10 minutes over an hour, every 6 hours over a day."""
+    span = max(hi - lo, 0.0)
+    step = next((s for s in TIME_STEPS if span / s <= count), TIME_STEPS[-1])
+    first = math.ceil(lo / step) * step
+    return [float(t) for t in range(int(first), int(hi) + 1, step)], float(step)
+
+
+def _clock(epoch: float, step: float) -> str:
+    """A clock tick as people read it: ``07:40``; the date (``11-30``) at midnight."""
+    moment = datetime.fromtimestamp(epoch, UTC)
+    if step >= DAY or (moment.hour == 0 and moment.minute == 0):
+        return moment.strftime("%m-%d")
+    return moment.strftime("%H:%M")
+
+
+def _minute(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _x_labels(ticks: list[tuple[float, str]], width: int, height: int) -> list[Label]:

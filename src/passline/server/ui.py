@@ -9,16 +9,20 @@ and errors (not found, forbidden, invalid input) become error pages in one handl
 from __future__ import annotations
 
 import json
+import math
 import re
+import shlex
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Literal
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
+from passline.core.clock import utcnow
 from passline.core.entities import (
     AliasMove,
     Dataset,
@@ -44,7 +48,10 @@ from passline.server.charts import (
 from passline.server.deps import COOKIE, ui_services, workspace_of
 from passline.server.graph_layout import layout
 from passline.services.dataset_common import LEVELS
+from passline.services.endpoints import Endpoint
 from passline.services.identity import authenticate
+from passline.services.monitoring import parse_window
+from passline.services.monitors import Alert
 from passline.services.run_search import decode_token, encode_token
 from passline.services.workspace import Services
 
@@ -56,19 +63,11 @@ Direction = Literal["up", "down", "both"]
 DEFAULT_DEPTH = 5
 AUDIT_PAGE = 50
 VERSIONS_SHOWN = 100  # on a dataset page; older ones stay reachable by number
+#: What a monitor's alert did when it rolled a release back.
+ROLLBACKS = ("canary_removed", "alias_rollback")
 
 #: Blocks whose pages come later: route slug -> (title, what the block will do).
 BLOCKS: dict[str, tuple[str, str]] = {
-    "serving": (
-        "Serving",
-        "A gateway that will serve approved model versions behind endpoints and record every "
-        "request with its latency, errors and the version that answered.",
-    ),
-    "monitoring": (
-        "Monitoring",
-        "Latency and error dashboards, drift tests of live data against the training data, "
-        "and alerts when either moves.",
-    ),
     "llm": (
         "LLM",
         "Prompt versions, traces with tokens, latency and cost, evaluation suites, "
@@ -227,6 +226,40 @@ def check_text(spec: Mapping[str, Any]) -> str:
     return f"{spec.get('name')}({params})" if params else str(spec.get("name"))
 
 
+def endpoint_url(key: str, **params: Any) -> str:
+    """The page of endpoint ``project/name``, with the given parameters (empty ones dropped)."""
+    project, _, name = key.partition("/")
+    base = f"/serving/{quote(project, safe='')}/{quote(name, safe='')}"
+    kept = {k: v for k, v in params.items() if v not in (None, "")}
+    return f"{base}?{urlencode(kept)}" if kept else base
+
+
+def ms_text(value: float | None) -> str:
+    """A latency: ``25 ms``, ``1,000 ms``; a dash when there was no request."""
+    return "—" if value is None else f"{short_number(value)} ms"
+
+
+def is_rollback(alert: Alert) -> bool:
+    return alert.action.get("kind") in ROLLBACKS
+
+
+def action_text(action: Mapping[str, Any]) -> str:
+    """What a monitor did when it alerted, in words."""
+    kind = action.get("kind", "notify")
+    took = action.get("time_to_rollback_ms")
+    within = f" in {short_number(took)} ms" if took is not None else ""
+    if kind == "canary_removed":
+        return f"Canary v{action.get('version')} taken out of the traffic{within}"
+    if kind == "alias_rollback":
+        moved = (
+            f"{action.get('alias')} moved back from v{action.get('from')} to v{action.get('to')}"
+        )
+        return moved + within
+    if kind == "rollback_failed":
+        return f"Rollback failed: {action.get('error', 'no reason given')}"
+    return "Notified" if kind == "notify" else str(kind)
+
+
 HELPERS: dict[str, Any] = {
     "human_size": human_size,
     "when": when,
@@ -240,11 +273,16 @@ HELPERS: dict[str, Any] = {
     "dataset_label_url": dataset_label_url,
     "percent": percent,
     "metric_text": metric_text,
+    "short_number": short_number,
     "run_url": run_url,
     "experiments_url": experiments_url,
     "model_url": model_url,
     "check_text": check_text,
     "object_url": object_url,
+    "endpoint_url": endpoint_url,
+    "ms_text": ms_text,
+    "is_rollback": is_rollback,
+    "action_text": action_text,
 }
 
 
@@ -1164,6 +1202,369 @@ def model_card_markdown(
         card["markdown"],
         media_type="text/markdown; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+# --- serving and monitoring -----------------------------------------------------------------
+
+WINDOWS = ("15m", "1h", "24h", "7d")
+ROLES = ("primary", "canary", "shadow")  # the order they are shown in
+ALERTS_SHOWN = 10  # on an endpoint's page
+ALERTS_READ = 200  # the project's latest, of which the endpoint's are kept (no endpoint filter)
+ALERTS_PAGE = 50  # on the monitoring page
+SEGMENTS_SHOWN = 30
+#: A disparity ratio (highest / lowest segment) at or beyond this is flagged: the lowest
+#: segment is under four fifths of the highest (the "four-fifths rule" of fairness audits).
+DISPARITY_FLAG = 1.25
+QUANTILES = (("p50", "p50_ms"), ("p95", "p95_ms"), ("p99", "p99_ms"))
+#: Columns of the realised-performance tables, by the kind of labels.
+REALISED = {
+    "classification": ("accuracy", "precision", "recall", "false_positive_rate"),
+    "regression": ("mae", "mape"),
+}
+
+
+@dataclass(frozen=True)
+class ServedEndpoint:
+    """A row of the serving page: an endpoint, the version its alias holds, its last hour."""
+
+    endpoint: Endpoint
+    version: int | None
+    totals: dict[str, Any]
+    shadow_calls: int
+
+
+@dataclass(frozen=True)
+class RoleTraffic:
+    """An endpoint's traffic of one role in the window, from the per-minute summaries."""
+
+    role: str
+    versions: list[int]
+    requests: int
+    errors: int
+
+    @property
+    def error_rate(self) -> float:
+        return self.errors / self.requests if self.requests else 0.0
+
+
+@dataclass(frozen=True)
+class SegmentValue:
+    segment: str
+    value: float
+    rows: int  # a segment of a few rows swings far: the reader weighs the ratio by them
+
+
+@dataclass(frozen=True)
+class Disparity:
+    """How far apart the best and worst segments are on one metric (1.0 is parity)."""
+
+    metric: str
+    ratio: float | None  # None: the lowest segment's value is 0
+    highest: SegmentValue
+    lowest: SegmentValue
+
+    @property
+    def flagged(self) -> bool:
+        return self.ratio is None or self.ratio >= DISPARITY_FLAG
+
+
+@dataclass
+class VersionPerformance:
+    """Realised metrics of one version, overall and (with a segment) per segment value."""
+
+    version: str
+    metrics: dict[str, Any]
+    segments: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    more_segments: int = 0
+    disparities: list[Disparity] = field(default_factory=list)
+
+
+@router.get("/serving", response_class=HTMLResponse)
+def serving_page(
+    request: Request, project: str = "", svc: Services = Depends(ui_services)
+) -> HTMLResponse:
+    """Every endpoint the caller can see, with what it serves and its last hour of traffic."""
+    project = project.strip()
+    return _page(
+        request,
+        "serving.html",
+        svc,
+        items=[_served(svc, e) for e in svc.endpoints.list(project or None)],
+        project=project,
+        projects=[p.name for p in svc.projects.list()],
+    )
+
+
+def _served(svc: Services, endpoint: Endpoint) -> ServedEndpoint:
+    board = svc.monitoring.dashboard(_key(endpoint), "1h")
+    shadow = sum(m["requests"] for m in board["series"] if m["role"] == "shadow")
+    held = _alias_version(svc, endpoint)
+    return ServedEndpoint(endpoint, held.version if held else None, board["totals"], shadow)
+
+
+def _key(endpoint: Endpoint) -> str:
+    return f"{endpoint.project}/{endpoint.name}"
+
+
+def _alias_version(svc: Services, endpoint: Endpoint) -> ModelVersion | None:
+    """The version the endpoint's alias points at; None while it points at none."""
+    try:
+        return svc.registry.version(endpoint.model, endpoint.alias)
+    except NotFound:
+        return None
+
+
+@router.get("/serving/{project}/{name}", response_class=HTMLResponse)
+def endpoint_page(
+    project: str,
+    name: str,
+    request: Request,
+    window: str = "1h",
+    segment: str = "",
+    svc: Services = Depends(ui_services),
+) -> HTMLResponse:
+    """An endpoint's dashboard over a window: latency, throughput and errors per role, the
+    predictions, realised performance per version (and segment), monitors, alerts, and how
+    to call it. A window the service refuses is said above the charts (422)."""
+    key = f"{project}/{name}"
+    endpoint = svc.endpoints.get(key)
+    window, segment = window.strip(), segment.strip()
+    held = _alias_version(svc, endpoint)
+    fields = _segment_fields(held, endpoint)
+    context: dict[str, Any] = {
+        "endpoint": endpoint,
+        "key": key,
+        "held": held,
+        "window": window,
+        "windows": WINDOWS,
+        "segment": segment,
+        "fields": fields,
+        "call": _call_example(request, key, held),
+        "monitors": [m for m in svc.monitors.list(project) if m.endpoint == key],
+        "alerts": [a for a in svc.monitors.alerts(project, ALERTS_READ) if a.endpoint == key][
+            :ALERTS_SHOWN
+        ],
+        "error": None,
+        "segment_error": _segment_error(segment, fields, held),
+        "disparity_flag": DISPARITY_FLAG,
+    }
+    try:
+        board = svc.monitoring.dashboard(key, window)
+    except InvalidInput as exc:  # a bad window: said next to the selector, nothing drawn
+        context["error"] = str(exc)
+    else:
+        context.update(_traffic(board, window))
+        context.update(_predictions(svc.monitoring.predictions(key, window)))
+        chosen = segment if segment and not context["segment_error"] else None
+        performance = _performance(svc.monitoring.realised(key, window, chosen))
+        context.update(performance=performance, metric_columns=_metric_columns(performance))
+    page = _page(request, "endpoint.html", svc, **context)
+    if context["error"] or context["segment_error"]:
+        page.status_code = 422
+    return page
+
+
+def _segment_fields(held: ModelVersion | None, endpoint: Endpoint) -> list[str]:
+    """The inputs a segment can be: the served version's, less the redacted ones (the log
+    keeps them as a placeholder, so every row would be one segment)."""
+    inputs = held.signature.get("inputs", []) if held else []
+    return [c["name"] for c in inputs if c["name"] not in endpoint.redact]
+
+
+def _segment_error(segment: str, fields: list[str], held: ModelVersion | None) -> str | None:
+    if not segment or segment in fields:
+        return None
+    if not fields:
+        why = f"v{held.version} has no logged input" if held else "the alias holds no version"
+        return f"There is no input to segment by: {why}. Got {segment!r}."
+    return (
+        f"The segment must be one of the served version's inputs: {', '.join(fields)}. "
+        f"Got {segment!r} instead."
+    )
+
+
+def _call_example(request: Request, key: str, held: ModelVersion | None) -> str:
+    """A curl command that calls the endpoint with one record shaped like its signature."""
+    port = workspace_of(request).settings.gateway_port
+    url = f"http://127.0.0.1:{port}/v1/endpoints/{key}/predict"
+    inputs = held.signature.get("inputs", []) if held else []
+    record = {c["name"]: _example_value(str(c.get("type", ""))) for c in inputs}
+    body = json.dumps({"records": [record]})
+    return (
+        f"curl -s -X POST {url} \\\n"
+        '  -H "Authorization: Bearer $PASSLINE_TOKEN" -H "Content-Type: application/json" \\\n'
+        f"  -d {shlex.quote(body)}"
+    )
+
+
+def _example_value(arrow_type: str) -> Any:
+    if arrow_type.startswith(("double", "float", "decimal")):
+        return 0.0
+    if arrow_type.startswith(("int", "uint")):
+        return 0
+    if arrow_type.startswith("bool"):
+        return False
+    if "string" in arrow_type:
+        return ""
+    return None
+
+
+def _traffic(board: Mapping[str, Any], window: str) -> dict[str, Any]:
+    """The dashboard's numbers and charts: latency per role, throughput, error rate."""
+    end = utcnow().timestamp()  # as the service reads its window
+    span = (end - parse_window(window).total_seconds(), end)
+    by_role = _by_role(board["series"])
+    return {
+        "totals": board["totals"],
+        "roles": [_role_traffic(role, rows) for role, rows in by_role.items()],
+        "latency": [(role, _latency_chart(rows, span)) for role, rows in by_role.items()],
+        "throughput": line_chart(
+            [
+                Series(role, _every_minute(_per_minute(rows, _requests), span))
+                for role, rows in by_role.items()
+            ],
+            x_title="time (UTC)",
+            x_span=span,
+            time_axis=True,
+            from_zero=True,
+        ),
+        "error_chart": line_chart(
+            [Series(role, _per_minute(rows, _error_percent)) for role, rows in by_role.items()],
+            x_title="time (UTC)",
+            x_span=span,
+            time_axis=True,
+            from_zero=True,
+        ),
+    }
+
+
+def _by_role(series: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for minute in series:
+        grouped.setdefault(minute["role"], []).append(minute)
+    order = {role: i for i, role in enumerate(ROLES)}
+    return {role: grouped[role] for role in sorted(grouped, key=lambda r: order.get(r, len(order)))}
+
+
+def _role_traffic(role: str, rows: list[dict[str, Any]]) -> RoleTraffic:
+    versions = sorted({r["version"] for r in rows if r["version"] is not None})
+    requests = sum(r["requests"] for r in rows)
+    return RoleTraffic(role, versions, requests, sum(r["errors"] for r in rows))
+
+
+def _per_minute(
+    rows: list[dict[str, Any]], fold: Callable[[list[dict[str, Any]]], float | None]
+) -> list[tuple[float, float | None]]:
+    """``(epoch second, value)`` per minute; a minute's rows (one per version that answered
+    in it) are folded into one value."""
+    minutes: dict[float, list[dict[str, Any]]] = {}
+    for row in rows:
+        minutes.setdefault(datetime.fromisoformat(row["minute"]).timestamp(), []).append(row)
+    return [(x, fold(group)) for x, group in sorted(minutes.items())]
+
+
+def _requests(rows: list[dict[str, Any]]) -> float:
+    return float(sum(r["requests"] for r in rows))
+
+
+def _error_percent(rows: list[dict[str, Any]]) -> float:
+    requests = sum(r["requests"] for r in rows)
+    return 100 * sum(r["errors"] for r in rows) / requests if requests else 0.0
+
+
+def _every_minute(
+    points: list[tuple[float, float | None]], span: tuple[float, float]
+) -> list[tuple[float, float | None]]:
+    """The window's every minute: a quiet one is 0 requests, not a line across the gap."""
+    seen = dict(points)
+    first = math.ceil(span[0] / 60) * 60
+    return [(float(m), seen.get(float(m), 0.0)) for m in range(first, int(span[1]) + 1, 60)]
+
+
+def _latency_chart(rows: list[dict[str, Any]], span: tuple[float, float]) -> LineChart:
+    """p50, p95 and p99 of one role per minute; with two versions in a minute, the slower."""
+    series = [
+        Series(label, _per_minute(rows, partial(_slowest, key=key))) for label, key in QUANTILES
+    ]
+    return line_chart(series, x_title="time (UTC)", x_span=span, time_axis=True, from_zero=True)
+
+
+def _slowest(rows: list[dict[str, Any]], key: str) -> float | None:
+    values = [r[key] for r in rows if r[key] is not None]
+    return max(values) if values else None
+
+
+def _predictions(found: Mapping[str, Any]) -> dict[str, Any]:
+    """The prediction distribution as a histogram (numbers) or bars (categories)."""
+    distribution, rows = found["distribution"], found["rows"]
+    chart: BarChart | None = None
+    if rows and distribution["kind"] == "numeric":
+        chart = histogram_chart(distribution["edges"], distribution["counts"])
+    elif rows:
+        counts = [{"value": v, "count": n} for v, n in distribution["counts"].items()]
+        chart = top_values_chart(counts, rows)
+    return {"prediction_rows": rows, "distribution": distribution, "prediction_chart": chart}
+
+
+def _performance(report: Mapping[str, Any]) -> list[VersionPerformance]:
+    """Realised metrics per version, newest version first."""
+    found = []
+    for version, entry in report["versions"].items():
+        segments = sorted(entry.get("segments", {}).items(), key=lambda kv: -kv[1]["rows"])
+        found.append(
+            VersionPerformance(
+                version,
+                entry,
+                segments[:SEGMENTS_SHOWN],
+                max(len(segments) - SEGMENTS_SHOWN, 0),
+                [
+                    _disparity(m, d, entry["segments"])
+                    for m, d in entry.get("disparity", {}).items()
+                ],
+            )
+        )
+    return sorted(found, key=lambda p: _version_number(p.version), reverse=True)
+
+
+def _metric_columns(performance: list[VersionPerformance]) -> list[str]:
+    """The metrics the versions' labels allow, in the order of ``REALISED``."""
+    kinds = {p.metrics.get("kind") for p in performance}
+    return [metric for kind, metrics in REALISED.items() if kind in kinds for metric in metrics]
+
+
+def _version_number(label: str) -> int:
+    return int(label[1:]) if label[1:].isdigit() else -1
+
+
+def _disparity(
+    metric: str, found: Mapping[str, Any], segments: Mapping[str, Mapping[str, Any]]
+) -> Disparity:
+    def side(end: Mapping[str, Any]) -> SegmentValue:
+        return SegmentValue(end["segment"], end["value"], segments[end["segment"]]["rows"])
+
+    return Disparity(metric, found["ratio"], side(found["highest"]), side(found["lowest"]))
+
+
+@router.get("/monitoring", response_class=HTMLResponse)
+def monitoring_page(
+    request: Request, project: str = "", svc: Services = Depends(ui_services)
+) -> HTMLResponse:
+    """Monitors and their last check, and the latest alerts, rollbacks first to the eye."""
+    project = project.strip()
+    monitors = svc.monitors.list(project or None)
+    alerts = svc.monitors.alerts(project or None, ALERTS_PAGE)
+    return _page(
+        request,
+        "monitoring.html",
+        svc,
+        monitors=monitors,
+        alerts=alerts,
+        rollbacks=sum(is_rollback(a) for a in alerts),
+        broken=sum(m.last_status == "alert" for m in monitors),
+        project=project,
+        projects=[p.name for p in svc.projects.list()],
+        alerts_page=ALERTS_PAGE,
     )
 
 
