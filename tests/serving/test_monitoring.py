@@ -224,3 +224,18 @@ def test_due_monitors_are_claimed_once(served: Services, workspace: Workspace) -
     assert run_due_monitors(workspace, later) == [("shop/latency", "no_data")]
     assert run_due_monitors(workspace, later) == []
     assert served.monitors.list("shop")[0].last_status == "no_data"
+
+
+def test_windows_segments_and_alert_filters_are_checked(
+    gateway: TestClient, token: str, served: Services
+) -> None:
+    with pytest.raises(InvalidInput, match="at most 400 days"):
+        served.monitoring.dashboard(ENDPOINT, "9999999d")
+    answer = predict(gateway, token, records(4))
+    flush(gateway)
+    served.monitoring.add_labels([{"request_id": answer["request_id"], "labels": [0, 1, 0, 1]}])
+    with pytest.raises(InvalidInput, match="No logged input is named 'colour'"):
+        served.monitoring.realised(ENDPOINT, "1h", segment="colour")
+    board = served.monitoring.dashboard(ENDPOINT, "1h")
+    assert board["roles"]["primary"]["requests"] == board["totals"]["requests"] == 1
+    assert served.monitors.alerts(endpoint=ENDPOINT) == []

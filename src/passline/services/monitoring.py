@@ -32,6 +32,7 @@ from passline.store.prediction_log import LATENCY_BUCKETS_MS, read_log
 __all__ = ["MonitoringService", "parse_window"]
 
 MAX_LABELS = 50_000
+MAX_WINDOW = timedelta(days=400)
 
 
 def parse_window(window: str | None, default: str = "24h") -> timedelta:
@@ -40,7 +41,10 @@ def parse_window(window: str | None, default: str = "24h") -> timedelta:
     units = {"m": "minutes", "h": "hours", "d": "days"}
     if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit() or int(text[:-1]) <= 0:
         raise InvalidInput(f"A window looks like 15m, 24h or 7d. Got {window!r} instead.")
-    return timedelta(**{units[text[-1]]: int(text[:-1])})
+    span = timedelta(**{units[text[-1]]: min(int(text[:-1]), 10**6)})
+    if span > MAX_WINDOW:
+        raise InvalidInput(f"A window is at most {MAX_WINDOW.days} days. Got {window!r}.")
+    return span
 
 
 class MonitoringService(BaseService):
@@ -158,9 +162,9 @@ class MonitoringService(BaseService):
 
     def dashboard(self, endpoint: str, window: str = "1h") -> dict[str, Any]:
         """Per minute and version: requests, error rate, p50/p95/p99 latency (from the
-        histogram), plus totals for the window."""
+        histogram), plus totals for the window (every call, a shadow's too) and per role."""
         span = parse_window(window)
-        since = utcnow() - span
+        since = (utcnow() - span).replace(second=0, microsecond=0)
         with self.db.read() as session:
             row = self._endpoint(session, endpoint)
             summaries = (
@@ -188,15 +192,24 @@ class MonitoringService(BaseService):
             "window": window,
             "series": series,
             "totals": _totals(summaries, numbers),
+            "roles": {
+                role: _totals([s for s in summaries if s.role == role], numbers)
+                for role in sorted({s.role for s in summaries})
+            },
         }
 
     def predictions(
-        self, endpoint: str, window: str = "24h", limit: int = 100_000
+        self, endpoint: str, window: str = "24h", limit: int = 100_000, role: str | None = None
     ) -> dict[str, Any]:
-        """The prediction distribution in the window (a histogram or category counts)."""
+        """The prediction distribution in the window (a histogram or category counts) of
+        the answers callers got (primary and canary), or of one ``role``."""
+        import pyarrow.compute as pc
+
         with self.db.read() as session:
             row = self._endpoint(session, endpoint)
         log = read_log(self.ws.settings.home, row.id, utcnow() - parse_window(window), utcnow())
+        roles = log.column("role")
+        log = log.filter(pc.equal(roles, role) if role else pc.not_equal(roles, "shadow"))
         values = [
             json.loads(v) for v in log.column("prediction").to_pylist()[:limit] if v is not None
         ]
@@ -242,6 +255,10 @@ class MonitoringService(BaseService):
             )
         log = read_log(self.ws.settings.home, row.id, since, until)
         joined = _join(log, labels, segment)
+        if segment and joined and all(i["segment"] == "None" for i in joined):
+            raise InvalidInput(
+                f"No logged input is named {segment!r}: segment by one of the model's inputs."
+            )
         by_version: dict[str, Any] = {}
         for version_id, items in _group(joined, "version").items():
             entry = _metrics(

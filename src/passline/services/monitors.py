@@ -171,7 +171,12 @@ class MonitorService(BaseService):
             rows = session.execute(query.order_by(ProjectRow.name, MonitorRow.name)).all()
             return [_monitor(m, p, e) for m, p, e in rows if self._role_in(session, m.project_id)]
 
-    def alerts(self, project: str | None = None, limit: int = 100) -> list[Alert]:
+    def alerts(
+        self, project: str | None = None, limit: int = 100, endpoint: str | None = None
+    ) -> list[Alert]:
+        """The newest alerts of the projects you can read (of one endpoint, if named)."""
+        if endpoint:
+            project = endpoint.partition("/")[0]
         with self.db.read() as session:
             query = (
                 select(AlertRow, MonitorRow, ProjectRow.name, EndpointRow.name)
@@ -182,6 +187,16 @@ class MonitorService(BaseService):
             if project:
                 self._require(session, project, Role.VIEWER, "read alerts")
                 query = query.where(ProjectRow.name == project)
+            elif not self.ctx.actor.is_admin:
+                from passline.store.models import MembershipRow
+
+                query = query.join(
+                    MembershipRow,
+                    (MembershipRow.project_id == ProjectRow.id)
+                    & (MembershipRow.user_id == self.ctx.actor.user_id),
+                )
+            if endpoint:
+                query = query.where(EndpointRow.name == endpoint.partition("/")[2])
             rows = session.execute(query.order_by(AlertRow.at.desc()).limit(limit)).all()
             return [
                 Alert(
@@ -195,7 +210,6 @@ class MonitorService(BaseService):
                     delivered=a.delivered or {},
                 )
                 for a, m, p, e in rows
-                if self._role_in(session, m.project_id)
             ]
 
     def run(self, monitor: str) -> dict[str, Any]:
