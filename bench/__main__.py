@@ -13,6 +13,8 @@ from typing import Any
 from rich.console import Console, RenderableType
 
 from bench import artifacts, data, metadata, registry, report
+from bench import drift as drift_bench
+from bench import pii as pii_bench
 from bench.workspaces import scrub_passline_env
 
 POSTGRES_ENV = "PASSLINE_BENCH_POSTGRES_URL"
@@ -50,6 +52,8 @@ BENCHMARKS: dict[str, Benchmark] = {
     "artifacts": run_artifacts,
     "data": run_data,
     "registry": run_registry,
+    "drift": drift_bench.run_benchmark,
+    "pii": pii_bench.run_benchmark,
 }
 
 

@@ -111,6 +111,8 @@ LAYERS = {
     "store": 3,
     "artifacts": 3,
     "data": 3,
+    "rag": 3,
+    "guard": 3,  # pure components: errors, core, data (and llm, not layered yet)
     "services": 4,
     "sdk": 5,
     "server": 5,

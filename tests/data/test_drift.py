@@ -215,7 +215,9 @@ def test_jensenshannon_matches_scipy(base: float) -> None:
         p[seed] = 0.0  # empty bins on one side
         expected = distance.jensenshannon(p, q, base)
         assert jensenshannon(p, q, base) == pytest.approx(expected, abs=1e-12)
-    assert jensenshannon([1, 0], [0, 1]) == pytest.approx(1.0)  # base 2: disjoint is 1
+    # natural log by default, as SciPy and Evidently: disjoint is sqrt(ln 2)
+    assert jensenshannon([1, 0], [0, 1]) == pytest.approx(math.sqrt(math.log(2)))
+    assert jensenshannon([1, 0], [0, 1], 2.0) == pytest.approx(1.0)
 
 
 def test_psi_by_hand_and_its_epsilon() -> None:

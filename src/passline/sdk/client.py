@@ -33,6 +33,8 @@ from passline.core.entities import (
     User,
 )
 from passline.sdk.datasets import DatasetsAPI, SourcesAPI
+from passline.sdk.guard import GuardAPI
+from passline.sdk.llm import LlmAPI, PromptsAPI, TracesAPI
 from passline.sdk.operations import OPERATIONS
 from passline.sdk.serving import EndpointsAPI, MonitoringAPI
 from passline.sdk.tracking import ActiveRun, ModelsAPI, RunsAPI
@@ -67,6 +69,10 @@ class Client:
         self.models = ModelsAPI(self)
         self.endpoints = EndpointsAPI(self)
         self.monitoring = MonitoringAPI(self)
+        self.guard = GuardAPI(self)
+        self.llm = LlmAPI(self)
+        self.prompts = PromptsAPI(self)
+        self.traces = TracesAPI(self)
 
     def start_run(
         self,

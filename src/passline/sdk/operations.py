@@ -192,5 +192,51 @@ OPERATIONS: dict[str, Operation] = {
     "monitors.add": Operation("monitors", "add", "POST", "/monitors"),
     "monitors.run": Operation("monitors", "run", "POST", "/monitors/{monitor}:run"),
     "monitors.alerts": Operation("monitors", "alerts", "GET", "/alerts"),
+    # LLM operations: {prompt_path} and {prompt_selector} come from a prompt reference
+    "llm.chat": Operation("llm", "chat", "POST", "/llm/chat"),
+    "llm.models": Operation("llm", "models", "GET", "/llm/models"),
+    "llm.add_model": Operation("llm", "add_model", "POST", "/llm/models"),
+    "llm.add_router": Operation("llm", "add_router", "POST", "/llm/routers"),
+    "llm.embed": Operation("llm", "embed", "POST", "/llm/embeddings"),
+    "llm.cache_stats": Operation("llm", "cache_stats", "GET", "/llm/cache"),
+    "prompts.list": Operation("prompts", "list", "GET", "/prompts"),
+    "prompts.get": Operation("prompts", "get", "GET", "/prompts/{prompt_path}"),
+    "prompts.create": Operation("prompts", "create", "POST", "/prompts/{prompt_path}/versions"),
+    "prompts.versions": Operation("prompts", "versions", "GET", "/prompts/{prompt_path}/versions"),
+    "prompts.version": Operation(
+        "prompts", "version", "GET", "/prompts/{prompt_path}/versions/{prompt_selector}"
+    ),
+    "prompts.render": Operation(
+        "prompts", "render", "POST", "/prompts/{prompt_path}/versions/{prompt_selector}/render"
+    ),
+    "prompts.approve": Operation(
+        "prompts", "approve", "POST", "/prompts/{prompt_path}/versions/{prompt_selector}/approve"
+    ),
+    "prompts.diff": Operation("prompts", "diff", "GET", "/prompts/{prompt_path}/diff"),
+    "prompts.evaluate": Operation("prompts", "evaluate", "GET", "/prompts/{prompt_path}/evaluate"),
+    "prompts.set_label": Operation(
+        "prompts", "set_label", "PUT", "/prompts/{prompt_path}/labels/{label}"
+    ),
+    "prompts.rollback": Operation(
+        "prompts", "rollback", "POST", "/prompts/{prompt_path}/labels/{label}:rollback"
+    ),
+    "prompts.history": Operation("prompts", "history", "GET", "/prompts/{prompt_path}/history"),
+    "tracing.list": Operation("tracing", "list", "GET", "/traces"),
+    "tracing.get": Operation("tracing", "get", "GET", "/traces/{trace_id}"),
+    "tracing.add_feedback": Operation(
+        "tracing", "add_feedback", "POST", "/traces/{trace_id}/feedback"
+    ),
+    "tracing.feedback_summary": Operation(
+        "tracing", "feedback_summary", "GET", "/projects/{project}/feedback"
+    ),
     "verify_audit": Operation("audit", "verify", "POST", "/audit/verify", AuditVerification),
+    "guards.set_policy": Operation(
+        "guards", "set_policy", "PUT", "/projects/{project}/guard-policies/{app}"
+    ),
+    "guards.get_policy": Operation(
+        "guards", "get_policy", "GET", "/projects/{project}/guard-policies/{app}"
+    ),
+    "guards.check": Operation("guards", "check", "POST", "/guard/check"),
+    "guards.scan": Operation("guards", "scan", "POST", "/guard/scan"),
+    "guards.events": Operation("guards", "events", "GET", "/guard/events"),
 }

@@ -188,7 +188,7 @@ class HttpTransport(Transport):
 
     def call(self, op: str, params: dict[str, Any]) -> Any:
         operation = OPERATIONS[op]
-        remaining = dict(params)
+        remaining = _prompt_parts(operation.path, dict(params))
         path = operation.path.format_map(_PathArgs(remaining))
         if operation.http_method in ("GET", "DELETE"):
             response = self._send(operation.http_method, path, params=remaining)
@@ -410,6 +410,21 @@ def ingest_options(request: IngestRequest) -> IngestOptions:
     )
 
 
+def _prompt_parts(path: str, params: dict[str, Any]) -> dict[str, Any]:
+    """``prompt`` (``project/name@selector``) as the path's two segments and its selector:
+    in the path when it has a place for it, else as the ``version`` parameter."""
+    if "{prompt_path}" not in path or "prompt" not in params:
+        return params
+    text, _, selector = str(params.pop("prompt")).removeprefix("prompts:/").partition("@")
+    project, _, name = text.partition("/")
+    params["prompt_path"] = f"{quote(project, safe='')}/{quote(name, safe='')}"
+    if "{prompt_selector}" in path:
+        params["prompt_selector"] = selector or "production"
+    elif selector:
+        params["version"] = selector
+    return params
+
+
 class _PathArgs(dict):  # type: ignore[type-arg]
     """Fills ``{placeholders}`` from call arguments, removing them from the rest.
 
@@ -429,6 +444,8 @@ class _PathArgs(dict):  # type: ignore[type-arg]
         if key == "model":  # project/name: two path segments; "-" lets the server find it
             project, _, name = str(self._params.pop(key)).rpartition("/")
             return f"{quote(project or '-', safe='')}/{quote(name, safe='')}"
+        if key == "prompt_path":
+            return str(self._params.pop(key))
         return quote(str(self._params.pop(key)), safe="")
 
     def _dataset_parts(self) -> tuple[str, str]:

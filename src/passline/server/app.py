@@ -16,8 +16,10 @@ from passline.server.routers import (
     artifacts,
     audit,
     datasets,
+    guard,
     identity,
     lineage,
+    llm,
     projects,
     registry,
     serving,
@@ -49,6 +51,7 @@ def create_app(settings: Settings | None = None, workspace: Workspace | None = N
     from passline.server.mlflow import router as mlflow_router  # MLflow clients: docs/mlflow.md
 
     app.include_router(mlflow_router)
+    app.include_router(llm.openai_router)  # OTLP /v1/traces and /v1/chat/completions
 
     from passline.server.ui import router as ui_router
 
@@ -69,6 +72,8 @@ def _api_router() -> APIRouter:
         tracking,
         registry,
         serving,
+        guard,
+        llm,
     ):
         api.include_router(module.router)
     api.include_router(datasets.sources_router)

@@ -20,7 +20,7 @@ log = logging.getLogger("passline.server")
 
 def _wants_html(request: Request) -> bool:
     path = request.url.path
-    return not (path.startswith("/api/") or path == "/openapi.json")
+    return not (path.startswith(("/api/", "/v1/")) or path == "/openapi.json")
 
 
 def _render(request: Request, status: int, body: dict[str, object]) -> Response:

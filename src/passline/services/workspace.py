@@ -29,12 +29,18 @@ if TYPE_CHECKING:
     from passline.services.datasets import DatasetService
     from passline.services.drift_service import DriftService
     from passline.services.endpoints import EndpointService
+    from passline.services.groups import GroupService
+    from passline.services.guards import GuardService
     from passline.services.ingest import IngestService
+    from passline.services.llm import LlmService
     from passline.services.model_optimize import ModelOptimizer
     from passline.services.monitoring import MonitoringService
     from passline.services.monitors import MonitorService
+    from passline.services.prompts import PromptService
+    from passline.services.rag import RagService
     from passline.services.registry import RegistryService
     from passline.services.sources import SourceService
+    from passline.services.tracing import TraceService
     from passline.services.tracking import TrackingService
 
 __all__ = ["Services", "Workspace"]
@@ -190,3 +196,39 @@ class Services:
         from passline.services.monitors import MonitorService
 
         return MonitorService(self.workspace, self.ctx)
+
+    @cached_property
+    def groups(self) -> GroupService:
+        from passline.services.groups import GroupService
+
+        return GroupService(self.workspace, self.ctx)
+
+    @cached_property
+    def rag(self) -> RagService:
+        from passline.services.rag import RagService
+
+        return RagService(self.workspace, self.ctx)
+
+    @cached_property
+    def guards(self) -> GuardService:
+        from passline.services.guards import GuardService
+
+        return GuardService(self.workspace, self.ctx)
+
+    @cached_property
+    def llm(self) -> LlmService:
+        from passline.services.llm import LlmService
+
+        return LlmService(self.workspace, self.ctx)
+
+    @cached_property
+    def prompts(self) -> PromptService:
+        from passline.services.prompts import PromptService
+
+        return PromptService(self.workspace, self.ctx)
+
+    @cached_property
+    def tracing(self) -> TraceService:
+        from passline.services.tracing import TraceService
+
+        return TraceService(self.workspace, self.ctx)

@@ -9,7 +9,11 @@ import numpy as np
 import pyarrow as pa
 
 from passline.data.drift.config import NUMERIC_KINDS
-from passline.data.drift.distributions import CategoricalDistribution, NumericDistribution
+from passline.data.drift.distributions import (
+    CategoricalDistribution,
+    NumericDistribution,
+    union_points,
+)
 from passline.data.profile import ColumnProfile, column_kind
 from passline.errors import InvalidInput
 
@@ -89,7 +93,7 @@ class ColumnData:
     def unique_values(self, other: ColumnData) -> int:
         """Distinct values of both sides together (for a sketch: distinct retained items)."""
         if self.numeric:
-            return len(np.union1d(self.numbers().points, other.numbers().points))
+            return len(union_points(self.numbers().points, other.numbers().points))
         seen = {k for k, v in self.categories().counts.items() if v}
         return len(seen | {k for k, v in other.categories().counts.items() if v})
 

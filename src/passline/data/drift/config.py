@@ -62,7 +62,8 @@ class ChiSquareConfig(DriftTestConfig):
 
 
 class JensenShannonConfig(DriftTestConfig):
-    """Jensen-Shannon distance (base 2, in [0, 1]); drifted at >= threshold."""
+    """Jensen-Shannon distance (natural log, as Evidently, in [0, 0.833]); drifted at >=
+    threshold."""
 
     type: Literal["jensenshannon"] = "jensenshannon"
     threshold: float = Field(0.1, gt=0, le=1)

@@ -25,8 +25,9 @@ counts against the counts expected from the reference's proportions::
 Categories empty on both sides are left out; a category the reference never saw
 (``E_i = 0 < cur_i``) makes ``X2`` infinite and ``p = 0``.
 
-Jensen-Shannon distance (``scipy.spatial.distance.jensenshannon``), base 2 as Evidently,
-so it lies in [0, 1]::
+Jensen-Shannon distance (``scipy.spatial.distance.jensenshannon``) with natural logarithms,
+SciPy's default and what Evidently computes (its 0.1 threshold is calibrated for it), so it
+lies in [0, sqrt(ln 2)] = [0, 0.833]::
 
     M = (P + Q) / 2;  JS = sqrt((KL(P || M) + KL(Q || M)) / 2),  KL in bits
 
@@ -55,7 +56,7 @@ import numpy as np
 
 from passline.data.drift._kolmogorov import kolmogorov_sf
 from passline.data.drift._special import chi2_sf, normal_two_sided
-from passline.data.drift.distributions import NumericDistribution
+from passline.data.drift.distributions import NumericDistribution, union_cdfs
 from passline.errors import InvalidInput
 
 __all__ = [
@@ -100,8 +101,8 @@ def ks_2samp(reference: Numbers, current: Numbers) -> Statistic:
 def ks_distributions(reference: NumericDistribution, current: NumericDistribution) -> Statistic:
     """KS on two step CDFs: the supremum is reached at one of their support points."""
     _require_values(reference, current)
-    union = np.union1d(reference.points, current.points)
-    d = float(np.max(np.abs(reference.cdf(union) - current.cdf(union))))
+    _, ref_cdf, cur_cdf = union_cdfs(reference, current)
+    d = float(np.max(np.abs(ref_cdf - cur_cdf)))
     return Statistic(d, ks_pvalue(d, reference.count, current.count))
 
 
@@ -130,8 +131,8 @@ def wasserstein_distributions(
 ) -> float:
     """``sum_i |F_ref(x_i) - F_cur(x_i)| (x_i+1 - x_i)`` over the union of support points."""
     _require_values(reference, current)
-    union = np.union1d(reference.points, current.points)
-    gaps = np.abs(reference.cdf(union[:-1]) - current.cdf(union[:-1]))
+    union, ref_cdf, cur_cdf = union_cdfs(reference, current)
+    gaps = np.abs(ref_cdf[:-1] - cur_cdf[:-1])
     distance = float(np.sum(gaps * np.diff(union)))
     return distance / _std_floor(reference) if normalized else distance
 
@@ -172,8 +173,9 @@ def chisquare_drift(reference_counts: Numbers, current_counts: Numbers) -> Stati
     return chisquare(cur, ref * (cur.sum() / ref.sum()))
 
 
-def jensenshannon(reference: Numbers, current: Numbers, base: float = 2.0) -> float:
-    """Jensen-Shannon distance of two frequency vectors (normalised first), base 2 by default."""
+def jensenshannon(reference: Numbers, current: Numbers, base: float = math.e) -> float:
+    """Jensen-Shannon distance of two frequency vectors (normalised first), natural log by
+    default (as SciPy and Evidently)."""
     p = np.asarray(reference, dtype=np.float64)
     q = np.asarray(current, dtype=np.float64)
     p, q = p / p.sum(), q / q.sum()
