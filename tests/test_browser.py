@@ -414,3 +414,51 @@ def test_serving_and_monitoring_pages_in_a_real_browser(
     expect(rollback).to_contain_text("Canary v3 taken out of the traffic in")
     expect(page.locator("#monitor-checkout-recall")).to_contain_text("never run")
     screenshot(page, "monitoring")
+
+
+def test_drift_pages_in_a_real_browser(live_server: LiveServer, page: Page) -> None:
+    from playwright.sync_api import expect
+
+    server = live_server
+    log_in(page, server)
+    # The demo's forecast endpoint got weeks past its training data, after the shock that
+    # moved shoppers online: its drift section says so, column by column.
+    page.goto(f"{server.url}/serving/retail-demand/forecast?window=24h#drift")
+    drift = page.locator("#drift")
+    expect(drift.locator("#drift-verdict")).to_contain_text("Drift detected")
+    expect(drift.locator("#drift-verdict")).to_contain_text("retail-demand/sales@v1")
+    expect(drift.locator("table.drift-columns tr.drifted").first).to_be_visible()
+    channel = drift.locator('section.drift-col[data-column="channel"]')
+    expect(channel.locator(".badge.error")).to_have_text("drifted")
+    for side in ("reference", "current"):
+        expect(channel.locator(f"svg.chart-paired g.{side} rect.bar").first).to_be_visible()
+    price = drift.locator('section.drift-col[data-column="price"] svg.chart-paired-histogram')
+    expect(price).to_be_visible()
+    expect(drift.locator("#drift-prediction svg.chart-paired")).to_be_visible()
+    drift.scroll_into_view_if_needed()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    drift.screenshot(path=str(SCREENSHOTS / "drift-endpoint.png"))
+
+    # With a canary, a switch shows the canary's report (here: it answered nothing yet).
+    page.goto(f"{server.url}/serving/{ENDPOINT}")
+    page.locator("nav.roles").get_by_role("link", name="canary v2").click()
+    page.wait_for_url("**/serving/checkout/scoring?window=1h&role=canary#drift")
+    expect(page.locator("nav.roles a.active")).to_have_text("canary v2")
+    expect(page.locator("#no-drift-traffic")).to_contain_text("No canary traffic in the last 1h.")
+    expect(page.locator("nav.windows a.active")).to_have_text("1h")
+
+    # From a dataset version, "Compare with…" leads to /drift, which suggests the others.
+    page.goto(f"{server.url}/data/fraud-detection/transactions/v/v2")
+    page.get_by_role("link", name="Compare with…").click()
+    page.wait_for_url("**/drift?current=fraud-detection/transactions%40v2")
+    expect(page.locator("input[name=current]")).to_have_value("fraud-detection/transactions@v2")
+    page.locator("#drift-pick").get_by_role("link", name="fraud-detection/transactions@v1").click()
+    page.wait_for_url("**/drift?reference=*&current=*")
+    expect(page.locator("#drift-verdict")).to_be_visible()
+    expect(page.locator("table.drift-columns tbody tr").first).to_be_visible()
+    expect(page.locator("svg.chart-paired").first).to_be_visible()
+    screenshot(page, "drift-datasets")
+
+    page.fill("input[name=reference]", "fraud-detection/transactions@v9")
+    page.get_by_role("button", name="Compare").click()
+    expect(page.locator("#drift-error")).to_contain_text("has no version 'v9'")

@@ -15,11 +15,15 @@ from passline.server.charts import (
     PALETTE,
     BarChart,
     LineChart,
+    PairedChart,
     Series,
     finite,
     histogram_chart,
     line_chart,
     nice_ticks,
+    paired_bars_chart,
+    paired_histogram_chart,
+    share_text,
     short_number,
     shorten,
     tick_text,
@@ -364,3 +368,134 @@ def test_tick_text(value: float, step: float, text: str) -> None:
 )
 def test_finite(value: object, number: float | None) -> None:
     assert finite(value) == number
+
+
+# --- paired charts (drift: a reference and a current side) ---------------------------------------
+
+
+def paired_inside(chart: PairedChart) -> bool:
+    bars = chart.reference + chart.current
+    return all(
+        b.x >= 0 and b.y >= 0 and b.x + b.width <= chart.width and b.y + b.height <= chart.height
+        for b in bars
+    )
+
+
+def test_a_paired_histogram_draws_both_sides_per_bin_as_shares_of_their_rows() -> None:
+    # The current side has half the rows but the same shape: its bars are as tall.
+    reference, current = [10, 40, 30, 20], [5, 20, 15, 10]
+    chart = paired_histogram_chart(edges(0, 4, 4), reference, current)
+    assert paired_inside(chart) and chart.axis_y == chart.height - HIST_AXIS
+    assert len(chart.reference) == len(chart.current) == 4
+    for ref, cur in zip(chart.reference, chart.current, strict=True):
+        assert ref.height == pytest.approx(cur.height)
+        assert ref.x + ref.width == pytest.approx(cur.x)  # side by side, reference first
+        assert ref.y + ref.height == pytest.approx(chart.axis_y)
+    assert chart.peak == pytest.approx(0.4)
+    assert chart.reference[1].height == pytest.approx(chart.axis_y - PAD)  # the peak fills
+    assert chart.reference[0].height == pytest.approx((chart.axis_y - PAD) / 4)
+    assert [b.count for b in chart.current] == current
+
+
+def test_a_shifted_current_side_draws_where_its_rows_are() -> None:
+    chart = paired_histogram_chart(edges(0, 4, 4), [50, 50, 0, 0], [0, 0, 25, 75])
+    assert [b.height > 0 for b in chart.reference] == [True, True, False, False]
+    assert [b.height > 0 for b in chart.current] == [False, False, True, True]
+    assert chart.current[3].height == pytest.approx(chart.axis_y - PAD)  # 75% is the peak
+    assert chart.reference[0].height == pytest.approx((chart.axis_y - PAD) * 50 / 75, abs=0.01)
+
+
+def test_paired_histogram_pairs_do_not_overlap_the_next_bin() -> None:
+    chart = paired_histogram_chart(edges(0, 1, 20), [3] * 20, [4] * 20)
+    for cur, ref in zip(chart.current, chart.reference[1:], strict=False):
+        assert cur.x + cur.width < ref.x
+    assert chart.current[-1].x + chart.current[-1].width <= chart.width - PAD + 0.01
+
+
+def test_paired_histogram_titles_name_the_side_share_and_rows() -> None:
+    chart = paired_histogram_chart([0.0, 0.5, 1.0], [3, 1], [0, 200])
+    assert chart.reference[0].title == "0 to 0.5 · reference: 75% (3 rows)"
+    assert chart.reference[1].title == "0.5 to 1 · reference: 25% (1 row)"
+    assert chart.current[0].title == "0 to 0.5 · current: 0% (0 rows)"
+    assert chart.current[1].title == "0.5 to 1 · current: 100% (200 rows)"
+    assert [(lb.text, lb.anchor) for lb in chart.labels] == [("0", "start"), ("1", "end")]
+
+
+def test_a_constant_column_is_one_bin_of_two_bars() -> None:
+    chart = paired_histogram_chart([7.0, 7.0], [400], [144])
+    assert len(chart.reference) == len(chart.current) == 1
+    assert chart.reference[0].height == chart.current[0].height == pytest.approx(chart.axis_y - PAD)
+    assert [lb.text for lb in chart.labels] == ["7"]
+
+
+def test_a_paired_histogram_formats_edges_and_checks_its_lengths() -> None:
+    chart = paired_histogram_chart([0.0, 1.0], [1], [1], fmt=lambda v: f"day {v:.0f}")
+    assert chart.reference[0].title.startswith("day 0 to day 1 · reference")
+    with pytest.raises(ValueError, match="one edge more than counts on each side"):
+        paired_histogram_chart([0.0, 1.0, 2.0], [1, 2], [1])
+
+
+def test_an_empty_paired_histogram_is_empty() -> None:
+    chart = paired_histogram_chart([0.0, 1.0], [0], [0])
+    assert chart.empty and chart.reference[0].height == 0 and chart.peak_text == "0%"
+
+
+CATEGORIES = {"web": [0.5, 0.2], "store": [0.3, 0.3], "app": [0.2, 0.4], "__new__": [0.0, 0.1]}
+
+
+def test_paired_bars_are_rows_of_two_bars_scaled_to_the_largest_share() -> None:
+    chart = paired_bars_chart(CATEGORIES, values=(1000, 500))
+    assert paired_inside(chart) and chart.axis_y is None
+    assert len(chart.reference) == len(chart.current) == 4
+    full = chart.reference[0].width  # 50%, the largest share of either side
+    for (ref_share, cur_share), ref, cur in zip(
+        CATEGORIES.values(), chart.reference, chart.current, strict=True
+    ):
+        assert ref.x == cur.x and ref.y + ref.height < cur.y  # reference above current
+        assert ref.width == pytest.approx(full * ref_share / 0.5) or ref_share == 0
+        assert cur.width == pytest.approx(full * cur_share / 0.5)
+    assert chart.reference[3].width == 0  # a value the reference never had
+    assert chart.current[3].y + chart.current[3].height + PAD == pytest.approx(chart.height)
+    rows = [b.y for b in chart.reference]
+    assert rows == sorted(rows)  # in the order given
+
+
+def test_paired_bars_label_names_and_both_shares() -> None:
+    chart = paired_bars_chart(CATEGORIES, values=(1000, 500))
+    texts = [lb.text for lb in chart.labels]
+    assert texts[:4] == ["web", "50% → 20%", "store", "30% → 30%"]
+    assert texts[-1] == "0% → 10%"
+    names, shares = chart.labels[::2], chart.labels[1::2]
+    assert all(lb.anchor == "end" and lb.x < chart.reference[0].x for lb in names)
+    widest = max(b.x + b.width for b in chart.reference + chart.current)
+    assert all(lb.x > widest for lb in shares)
+    assert all(lb.x + CHAR_W * len(lb.text) <= chart.width + 1 for lb in shares)
+    assert chart.reference[0].title == "web · reference: 50% (500 rows)"
+    assert chart.current[0].title == "web · current: 20% (100 rows)"
+    assert chart.current[0].count == 100
+
+
+def test_paired_bars_without_row_counts_give_shares_only() -> None:
+    chart = paired_bars_chart({"0": [0.6, 0.55], "1": [0.4, 0.45]})
+    assert chart.reference[0].title == "0 · reference: 60%"
+    assert [b.count for b in chart.current] == [1, 1]
+
+
+def test_paired_bars_shorten_long_names_and_show_blanks() -> None:
+    value = "a-very-long-category-name-that-does-not-fit"
+    chart = paired_bars_chart({value: [0.5, 0.5], "": [0.5, 0.5]})
+    assert chart.labels[0].text.endswith("…") and chart.labels[0].title.startswith(value)
+    assert chart.labels[2].text == "''"
+
+
+def test_no_categories_is_an_empty_paired_chart() -> None:
+    chart = paired_bars_chart({})
+    assert chart.empty and chart.height == 0 and chart.reference == []
+
+
+@pytest.mark.parametrize(
+    ("share", "text"),
+    [(0, "0%"), (0.0004, "<0.1%"), (0.005, "0.5%"), (0.045, "4.5%"), (0.38, "38%"), (1, "100%")],
+)
+def test_share_text(share: float, text: str) -> None:
+    assert share_text(share) == text

@@ -510,9 +510,10 @@ def test_monitors_and_alerts_of_the_endpoint(ui: TestClient) -> None:
     assert HIDDEN not in text_of(alerts)
 
 
-def test_the_drift_section_is_reserved(ui: TestClient) -> None:
+def test_the_drift_section_holds_the_report(ui: TestClient) -> None:
+    # The report itself is tested in test_ui_drift.py.
     page = ui.get(f"/serving/{ENDPOINT}").text
-    assert '<section class="card placeholder" id="drift">' in page
+    assert '<section class="card" id="drift">' in page and 'id="drift-verdict"' in page
 
 
 def test_the_call_example_is_a_request_the_gateway_answers(

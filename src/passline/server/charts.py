@@ -1,11 +1,12 @@
 """Small charts, as geometry a template draws as inline SVG.
 
-Three shapes: a histogram (vertical bars, one per bin, with the bin edges under the axis)
-and a top-values chart (horizontal bars, one per value, each as long as the value's share
-of the rows) for dataset profiles; a line chart (one or more metric histories on shared
-axes) for runs, or series over clock time (UTC) for an endpoint's traffic. Pure: numbers
-in, rectangles, points and labels out, so it is unit-tested on its own and the page needs
-no JavaScript.
+A histogram (vertical bars, one per bin, with the bin edges under the axis) and a
+top-values chart (horizontal bars, one per value, each as long as the value's share of the
+rows) for dataset profiles; a line chart (one or more metric histories on shared axes) for
+runs, or series over clock time (UTC) for an endpoint's traffic; and paired charts for
+drift reports, which draw a reference and a current distribution side by side on shared
+bins or categories. Pure: numbers in, rectangles, points and labels out, so it is
+unit-tested on its own and the page needs no JavaScript.
 """
 
 from __future__ import annotations
@@ -24,12 +25,16 @@ __all__ = [
     "Line",
     "LineChart",
     "Marker",
+    "PairedChart",
     "Plot",
     "Series",
     "finite",
     "histogram_chart",
     "line_chart",
     "nice_ticks",
+    "paired_bars_chart",
+    "paired_histogram_chart",
+    "share_text",
     "short_number",
     "shorten",
     "tick_text",
@@ -542,3 +547,145 @@ def _extremes(column: list[tuple[float, float]]) -> list[tuple[float, float]]:
     low = min(range(len(column)), key=lambda i: column[i][1])
     high = max(range(len(column)), key=lambda i: column[i][1])
     return [column[i] for i in sorted({low, high})]
+
+
+# --- paired charts: a reference and a current side on shared axes --------------------------------
+
+PAIR_W = 420
+PAIR_H = 132
+PAIR_BAR = 8  # height of each side's bar in a category row
+PAIR_BAR_GAP = 2  # between the reference's bar and the current's in a row
+PAIR_ROW_GAP = 6  # between two category rows
+PAIR_TEXT_W = 92  # "100% → 100%" right of the bars
+SIDES = ("reference", "current")
+
+
+@dataclass(frozen=True, slots=True)
+class PairedChart:
+    """Two sides of one distribution drawn together: ``reference[i]`` and ``current[i]``
+    are the same bin or category. ``axis_y`` is set for vertical bars (a histogram)."""
+
+    width: int
+    height: int
+    reference: list[Bar]
+    current: list[Bar]
+    labels: list[Label]
+    axis_y: float | None = None
+    peak: float = 0.0  # the largest share of either side, which fills the plot
+
+    @property
+    def empty(self) -> bool:
+        return self.peak <= 0
+
+    @property
+    def peak_text(self) -> str:
+        return share_text(self.peak)
+
+
+def share_text(share: float) -> str:
+    """A share of rows as a percentage, small ones to a tenth: ``38%``, ``4.5%``, ``<0.1%``."""
+    if share <= 0:
+        return "0%"
+    if share < 0.001:
+        return "<0.1%"
+    return f"{share:.1%}" if share < 0.0995 else f"{share:.0%}"
+
+
+def _shares(counts: Sequence[float]) -> list[float]:
+    total = sum(counts)
+    return [c / total if total > 0 else 0.0 for c in counts]
+
+
+def paired_histogram_chart(
+    edges: Sequence[float | None],
+    reference: Sequence[int],
+    current: Sequence[int],
+    fmt: Formatter = short_number,
+    width: int = PAIR_W,
+    height: int = PAIR_H,
+) -> PairedChart:
+    """Two bars per bin, the reference's left of the current's, on shared bins.
+
+    Each side is drawn as shares of its own rows (the two sides seldom have as many), so
+    equal distributions draw equal bars; the largest share of either side fills the plot.
+    """
+    if not len(reference) == len(current) == len(edges) - 1:
+        raise ValueError(
+            f"A paired histogram needs one edge more than counts on each side; got "
+            f"{len(edges)} edges, {len(reference)} reference and {len(current)} current counts."
+        )
+    axis_y = float(height - HIST_AXIS)
+    plot_w, plot_h = width - 2 * PAD, axis_y - PAD
+    shares = {"reference": _shares(reference), "current": _shares(current)}
+    peak = max(max(s, default=0.0) for s in shares.values())
+    counts = {"reference": reference, "current": current}
+    slot = plot_w / len(reference) if reference else plot_w
+    bar_w = max((slot - GAP) / 2, MIN_BAR / 2)
+    bars: dict[str, list[Bar]] = {"reference": [], "current": []}
+    for i in range(len(reference)):
+        span = f"{_edge(edges[i], fmt)} to {_edge(edges[i + 1], fmt)}"
+        for side_index, side in enumerate(SIDES):
+            share, count = shares[side][i], int(counts[side][i])
+            tall = _scaled_share(share, peak, plot_h)
+            rows = f"{count:,} row{'s' if count != 1 else ''}"
+            bars[side].append(
+                Bar(
+                    x=round(PAD + i * slot + side_index * bar_w, 2),
+                    y=round(axis_y - tall, 2),
+                    width=round(bar_w, 2),
+                    height=round(tall, 2),
+                    count=count,
+                    title=f"{span} · {side}: {share_text(share)} ({rows})",
+                )
+            )
+    labels = _edge_labels(edges, fmt, width, height)
+    return PairedChart(width, height, bars["reference"], bars["current"], labels, axis_y, peak)
+
+
+def _scaled_share(share: float, peak: float, full: float) -> float:
+    if share <= 0 or peak <= 0:
+        return 0.0
+    return max(full * share / peak, MIN_BAR)
+
+
+def paired_bars_chart(
+    categories: Mapping[str, Sequence[float]],
+    values: tuple[int, int] | None = None,
+    width: int = PAIR_W,
+) -> PairedChart:
+    """A row per category with two horizontal bars, the reference's above the current's.
+
+    ``categories`` maps a value to ``[reference share, current share]``, in the order to
+    draw (a drift report's ``distribution["categories"]``). Bars are scaled so that the
+    largest share of either side fills the row, and both shares are written right of the
+    bars. With ``values`` (each side's non-null rows), a bar's ``count`` and hover text
+    give its rows; without, ``count`` is 1 for a bar with any share and 0 for none.
+    """
+    names = [_value_text(name) for name in categories]
+    max_chars = int((TOP_LABEL_W - PAD) / CHAR_W)
+    longest = max((len(shorten(n, max_chars)) for n in names), default=0)
+    label_right = PAD + longest * CHAR_W
+    bar_x = label_right + 6
+    bar_w = width - bar_x - PAIR_TEXT_W
+    pairs = [(float(a), float(b)) for a, b in categories.values()]
+    peak = max((share for pair in pairs for share in pair), default=0.0)
+    row_h = 2 * PAIR_BAR + PAIR_BAR_GAP
+    bars: dict[str, list[Bar]] = {"reference": [], "current": []}
+    labels = []
+    for i, (name, pair) in enumerate(zip(names, pairs, strict=True)):
+        y = PAD + i * (row_h + PAIR_ROW_GAP)
+        for side_index, side in enumerate(SIDES):
+            share = pair[side_index]
+            count = round(share * values[side_index]) if values else int(share > 0)
+            rows = f" ({count:,} row{'s' if count != 1 else ''})" if values else ""
+            long = _scaled_share(share, peak, bar_w)
+            title = f"{name} · {side}: {share_text(share)}{rows}"
+            bar_y = y + side_index * (PAIR_BAR + PAIR_BAR_GAP)
+            bars[side].append(Bar(round(bar_x, 2), bar_y, round(long, 2), PAIR_BAR, count, title))
+        shares = f"{share_text(pair[0])} → {share_text(pair[1])}"
+        text_y = y + row_h - 5
+        full = f"{name}: {shares}"
+        labels.append(Label(round(label_right, 2), text_y, shorten(name, max_chars), "end", full))
+        labels.append(Label(round(bar_x + bar_w + 6, 2), text_y, shares, "start", full))
+    height = 2 * PAD + len(names) * (row_h + PAIR_ROW_GAP) - PAIR_ROW_GAP if names else 0
+    return PairedChart(width, height, bars["reference"], bars["current"], labels, None, peak)

@@ -46,6 +46,7 @@ from passline.server.charts import (
     top_values_chart,
 )
 from passline.server.deps import COOKIE, ui_services, workspace_of
+from passline.server.drift_view import DriftView, drift_view
 from passline.server.graph_layout import layout
 from passline.services.dataset_common import LEVELS
 from passline.services.endpoints import Endpoint
@@ -1322,16 +1323,19 @@ def endpoint_page(
     request: Request,
     window: str = "1h",
     segment: str = "",
+    role: str = "primary",
     svc: Services = Depends(ui_services),
 ) -> HTMLResponse:
     """An endpoint's dashboard over a window: latency, throughput and errors per role, the
-    predictions, realised performance per version (and segment), monitors, alerts, and how
-    to call it. A window the service refuses is said above the charts (422)."""
+    predictions, realised performance per version (and segment), drift of the inputs and
+    predictions of one role (``role``), monitors, alerts, and how to call it. A window the
+    service refuses is said above the charts (422)."""
     key = f"{project}/{name}"
     endpoint = svc.endpoints.get(key)
-    window, segment = window.strip(), segment.strip()
+    window, segment, role = window.strip(), segment.strip(), role.strip() or "primary"
     held = _alias_version(svc, endpoint)
     fields = _segment_fields(held, endpoint)
+    role_error = _drift_role_error(role)
     context: dict[str, Any] = {
         "endpoint": endpoint,
         "key": key,
@@ -1348,6 +1352,10 @@ def endpoint_page(
         "error": None,
         "segment_error": _segment_error(segment, fields, held),
         "disparity_flag": DISPARITY_FLAG,
+        "drift_role": role,
+        "drift_roles": DRIFT_ROLES if endpoint.canary_version else DRIFT_ROLES[:1],
+        "drift": None,
+        "drift_error": role_error,
     }
     try:
         board = svc.monitoring.dashboard(key, window)
@@ -1359,8 +1367,10 @@ def endpoint_page(
         chosen = segment if segment and not context["segment_error"] else None
         performance = _performance(svc.monitoring.realised(key, window, chosen))
         context.update(performance=performance, metric_columns=_metric_columns(performance))
+        if not role_error:
+            context.update(_endpoint_drift(svc, endpoint, window, role))
     page = _page(request, "endpoint.html", svc, **context)
-    if context["error"] or context["segment_error"]:
+    if context["error"] or context["segment_error"] or role_error:
         page.status_code = 422
     return page
 
@@ -1544,6 +1554,111 @@ def _disparity(
         return SegmentValue(end["segment"], end["value"], segments[end["segment"]]["rows"])
 
     return Disparity(metric, found["ratio"], side(found["highest"]), side(found["lowest"]))
+
+
+# --- drift ----------------------------------------------------------------------------------
+
+DRIFT_ROLES = ("primary", "canary")  # a shadow's answers reach no caller: its drift is moot
+#: Drift errors a page shows as a message (the rest of the page still stands).
+DRIFT_ERRORS = (InvalidInput, NotFound, PermissionDenied)
+
+
+def _drift_role_error(role: str) -> str | None:
+    if role in DRIFT_ROLES:
+        return None
+    return f"The drift role must be one of {', '.join(DRIFT_ROLES)}. Got {role!r} instead."
+
+
+def _endpoint_drift(svc: Services, endpoint: Endpoint, window: str, role: str) -> dict[str, Any]:
+    """The drift report of the window's traffic of ``role`` against the training data, read
+    once; what the service refuses (no training data in the lineage, a reference the caller
+    may not read, an alias holding no version) is said in the section."""
+    try:
+        columns = _drift_columns(svc, endpoint, role)
+        report = svc.drift.endpoint_drift(_key(endpoint), window, role, columns=columns)
+        return {"drift": drift_view(report, _edge_formatter(svc, report))}
+    except DRIFT_ERRORS as exc:
+        return {"drift_error": exc.message}
+
+
+def _drift_columns(svc: Services, endpoint: Endpoint, role: str) -> list[str] | None:
+    """The version's inputs less the redacted ones (logged as ``***``, so they would read
+    as text); None (the service's choice: every input) when nothing is redacted."""
+    if not endpoint.redact:
+        return None
+    canary = role == "canary" and endpoint.canary_version
+    version = svc.registry.version(
+        endpoint.model, endpoint.canary_version if canary else endpoint.alias
+    )
+    inputs = [c["name"] for c in version.signature.get("inputs", [])]
+    return [name for name in inputs if name not in endpoint.redact] or None
+
+
+def _edge_formatter(
+    svc: Services, report: Mapping[str, Any]
+) -> Callable[[str, str], Callable[[Any], str]]:
+    """How a column's bin edges read: temporal ones (epoch units of the reference version's
+    column type) as dates, or times when they span less than two days; numbers as numbers."""
+    columns = report["columns"]
+    if not any(c["kind"] == "temporal" for c in columns.values()):
+        return lambda column, kind: short_number
+    version = svc.datasets.version(report["reference"])
+    types = {c["name"]: str(c["type"]) for c in version.columns}
+
+    def formatter(column: str, kind: str) -> Callable[[Any], str]:
+        if kind != "temporal" or column not in types:
+            return short_number
+        edges = (columns[column].get("distribution") or {}).get("edges", [])
+        return _short_time({"histogram": {"edges": edges}}, types[column])
+
+    return formatter
+
+
+@router.get("/drift", response_class=HTMLResponse)
+def drift_page(
+    request: Request,
+    reference: str = "",
+    current: str = "",
+    svc: Services = Depends(ui_services),
+) -> HTMLResponse:
+    """Two dataset versions compared column by column, from their stored profiles. A ref
+    the service refuses is said under the form, with its status (404, 403 or 422)."""
+    reference, current = reference.strip(), current.strip()
+    view: DriftView | None = None
+    error, status = None, 200
+    if reference and current:
+        try:
+            report = svc.drift.compare(reference, current)
+            view = drift_view(report, _edge_formatter(svc, report))
+        except DRIFT_ERRORS as exc:
+            error, status = exc.message, exc.http_status
+    page = _page(
+        request,
+        "drift.html",
+        svc,
+        reference=reference,
+        current=current,
+        view=view,
+        error=error,
+        suggestions=_version_suggestions(svc, (reference, current)),
+    )
+    page.status_code = status
+    return page
+
+
+def _version_suggestions(svc: Services, refs: Iterable[str]) -> list[str]:
+    """The versions of the datasets named (for the inputs' suggestions), newest first."""
+    labels: list[str] = []
+    for ref in refs:
+        dataset = ref.rpartition("@")[0] or ref
+        if not dataset or "/" not in dataset:
+            continue
+        try:
+            versions = svc.datasets.versions(dataset)
+        except DRIFT_ERRORS:
+            continue
+        labels += [v.label for v in versions[:VERSIONS_SHOWN] if v.label not in labels]
+    return labels
 
 
 @router.get("/monitoring", response_class=HTMLResponse)

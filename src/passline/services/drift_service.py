@@ -75,7 +75,7 @@ class DriftService(BaseService):
         if reference is None:
             raise NotFound(
                 f"{version.label} has no training dataset in its lineage to compare with.",
-                hint="Give one with --reference DS@V.",
+                hint="Name a reference dataset version (project/name@vN) to compare with.",
             )
         inputs, predictions = self._window(info.id, window, role, version.version)
         base = {
@@ -94,7 +94,16 @@ class DriftService(BaseService):
                 "drifted": False,
                 "message": f"No {role} traffic in the last {window}.",
             }
-        names = columns or [c["name"] for c in version.signature.get("inputs", [])] or None
+        # Redacted inputs are logged as '***': comparing them would only measure the mask.
+        names = (
+            columns
+            or [
+                c["name"]
+                for c in version.signature.get("inputs", [])
+                if c["name"] not in info.redact
+            ]
+            or None
+        )
         report = drift_report(self._profile(reference), inputs, names, drift_share=drift_share)
         return {
             **base,
