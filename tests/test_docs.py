@@ -121,6 +121,7 @@ LAYERS = {
     "demo_datasets": 5,
     "demo_models": 5,
     "demo_serving": 5,
+    "demo_llm": 5,
     "serving": 5,
     "cli": 6,
 }

@@ -82,6 +82,9 @@ def run_demo(workspace: Workspace) -> DemoSummary:
         from passline.demo_serving import serve_demo_traffic
 
         summary.models += serve_demo_traffic(workspace, _as(workspace, "alice"), svc)
+    from passline.demo_llm import hr_assistant_demo
+
+    summary.models += hr_assistant_demo(workspace, svc, workspace.settings.home)
     summary.token = svc.identity.create_token("demo-login", ttl_days=7).secret
     return summary
 

@@ -17,6 +17,7 @@ from passline.cli import (
     llm,
     models,
     projects,
+    rag,
     runs,
     server,
     serving,
@@ -65,6 +66,8 @@ app.add_typer(models.app, name="models")
 app.add_typer(db.app, name="db")
 app.add_typer(serving.endpoints_app, name="endpoints")
 app.add_typer(serving.monitor_app, name="monitor")
+app.add_typer(rag.rag_app, name="rag")
+app.add_typer(rag.groups_app, name="groups")
 app.add_typer(guard.app, name="guard")
 app.add_typer(llm.llm_app, name="llm")
 app.add_typer(llm.prompts_app, name="prompts")

@@ -53,8 +53,11 @@ class Embedder:
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         try:
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
         except ModuleNotFoundError:
             raise MissingExtra.for_extra("llm", "Local embeddings") from None
+        transformers_logging.disable_progress_bar()  # no "Loading weights" bar on stderr
+        transformers_logging.set_verbosity_error()
         self._model: Any = SentenceTransformer(str(folder), device="cpu")
         self._lock = threading.Lock()
 

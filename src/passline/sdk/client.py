@@ -36,6 +36,7 @@ from passline.sdk.datasets import DatasetsAPI, SourcesAPI
 from passline.sdk.guard import GuardAPI
 from passline.sdk.llm import LlmAPI, PromptsAPI, TracesAPI
 from passline.sdk.operations import OPERATIONS
+from passline.sdk.rag import GroupsAPI, RagAPI
 from passline.sdk.serving import EndpointsAPI, MonitoringAPI
 from passline.sdk.tracking import ActiveRun, ModelsAPI, RunsAPI
 from passline.sdk.transports import HttpTransport, LocalTransport, Transport
@@ -69,6 +70,8 @@ class Client:
         self.models = ModelsAPI(self)
         self.endpoints = EndpointsAPI(self)
         self.monitoring = MonitoringAPI(self)
+        self.groups = GroupsAPI(self)
+        self.rag = RagAPI(self)
         self.guard = GuardAPI(self)
         self.llm = LlmAPI(self)
         self.prompts = PromptsAPI(self)

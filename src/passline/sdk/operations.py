@@ -230,6 +230,27 @@ OPERATIONS: dict[str, Operation] = {
         "tracing", "feedback_summary", "GET", "/projects/{project}/feedback"
     ),
     "verify_audit": Operation("audit", "verify", "POST", "/audit/verify", AuditVerification),
+    # groups and permission-aware retrieval: {collection} is project/name
+    "groups.list": Operation("groups", "list", "GET", "/groups"),
+    "groups.create": Operation("groups", "create", "POST", "/groups"),
+    "groups.get": Operation("groups", "get", "GET", "/groups/{name}"),
+    "groups.add_member": Operation("groups", "add_member", "PUT", "/groups/{group}/members/{user}"),
+    "groups.remove_member": Operation(
+        "groups", "remove_member", "DELETE", "/groups/{group}/members/{user}"
+    ),
+    "rag.create_collection": Operation("rag", "create_collection", "POST", "/collections"),
+    "rag.collections": Operation("rag", "collections", "GET", "/collections"),
+    "rag.collection": Operation("rag", "collection", "GET", "/collections/{collection}"),
+    "rag.documents": Operation("rag", "documents", "GET", "/collections/{collection}/documents"),
+    "rag.add_documents": Operation(
+        "rag", "add_documents", "POST", "/collections/{collection}/documents"
+    ),
+    "rag.retrieve": Operation("rag", "retrieve", "POST", "/collections/{collection}/retrieve"),
+    "rag.ask": Operation("rag", "ask", "POST", "/collections/{collection}/ask"),
+    "rag.document": Operation("rag", "document", "GET", "/documents/{document}"),
+    "rag.who_saw": Operation("rag", "who_saw", "GET", "/documents/{document}/audience"),
+    "rag.asked_by": Operation("rag", "asked_by", "GET", "/retrievals"),
+    # guardrails: policies per app, checks, PII scans, events
     "guards.set_policy": Operation(
         "guards", "set_policy", "PUT", "/projects/{project}/guard-policies/{app}"
     ),

@@ -21,6 +21,7 @@ from passline.server.routers import (
     lineage,
     llm,
     projects,
+    rag,
     registry,
     serving,
     tracking,
@@ -54,8 +55,10 @@ def create_app(settings: Settings | None = None, workspace: Workspace | None = N
     app.include_router(llm.openai_router)  # OTLP /v1/traces and /v1/chat/completions
 
     from passline.server.ui import router as ui_router
+    from passline.server.ui_llm import router as ui_llm_router
 
     app.include_router(ui_router)
+    app.include_router(ui_llm_router)
     return app
 
 
@@ -72,6 +75,7 @@ def _api_router() -> APIRouter:
         tracking,
         registry,
         serving,
+        rag,
         guard,
         llm,
     ):

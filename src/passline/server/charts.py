@@ -5,7 +5,8 @@ top-values chart (horizontal bars, one per value, each as long as the value's sh
 rows) for dataset profiles; a line chart (one or more metric histories on shared axes) for
 runs, or series over clock time (UTC) for an endpoint's traffic; and paired charts for
 drift reports, which draw a reference and a current distribution side by side on shared
-bins or categories. Pure: numbers in, rectangles, points and labels out, so it is
+bins or categories; and a waterfall of a trace's spans (a bar per span on a shared time axis,
+children under their parent). Pure: numbers in, rectangles, points and labels out, so it is
 unit-tested on its own and the page needs no JavaScript.
 """
 
@@ -27,7 +28,10 @@ __all__ = [
     "Marker",
     "PairedChart",
     "Plot",
+    "SPAN_KINDS",
     "Series",
+    "SpanBar",
+    "Waterfall",
     "finite",
     "histogram_chart",
     "line_chart",
@@ -37,9 +41,11 @@ __all__ = [
     "share_text",
     "short_number",
     "shorten",
+    "span_tree",
     "tick_text",
     "time_ticks",
     "top_values_chart",
+    "waterfall_chart",
 ]
 
 Anchor = Literal["start", "middle", "end"]
@@ -689,3 +695,157 @@ def paired_bars_chart(
         labels.append(Label(round(bar_x + bar_w + 6, 2), text_y, shares, "start", full))
     height = 2 * PAD + len(names) * (row_h + PAIR_ROW_GAP) - PAIR_ROW_GAP if names else 0
     return PairedChart(width, height, bars["reference"], bars["current"], labels, None, peak)
+
+
+# --- span waterfalls ------------------------------------------------------------------------
+
+WATERFALL_W = 960
+WATERFALL_LABEL_W = 260  # span names, indented by depth, left of the time axis
+WATERFALL_ROW = 24
+WATERFALL_BAR = 14
+WATERFALL_AXIS = 22  # room above the rows for the time labels
+WATERFALL_INDENT = 14
+WATERFALL_TEXT_W = 90  # "12,345.6 ms" beside a bar
+#: Span kinds with a colour of their own; any other kind is drawn as "other".
+SPAN_KINDS = ("chat", "retrieval", "guard")
+
+
+@dataclass(frozen=True, slots=True)
+class SpanBar:
+    """A span's row of a waterfall: its name (indented by depth), its bar, its duration."""
+
+    id: str
+    kind: str  # one of SPAN_KINDS, or "other": safe as a CSS class
+    status: str
+    depth: int
+    top: float  # the row's top edge (rows are WATERFALL_ROW high)
+    bar: Bar  # ``title``: the hover text the caller described
+    name: Label
+    took: Label
+
+
+@dataclass(frozen=True, slots=True)
+class Waterfall:
+    width: int
+    height: int
+    plot: Plot  # the time axis runs from plot.left (0 ms) to plot.right (total_ms)
+    rows: list[SpanBar]
+    ticks: list[Label]
+    grid: list[float]  # drawing x of each tick's line
+    total_ms: float
+
+
+def span_tree(spans: Sequence[Mapping[str, Any]]) -> list[tuple[int, Mapping[str, Any]]]:
+    """Spans as (depth, span), each parent followed by its children, siblings in start order.
+
+    A span whose parent is not among ``spans`` (a partial OTLP batch) is a root; spans caught
+    in a parent cycle are shown too, as roots, so every span appears exactly once.
+    """
+    ids = {s["id"] for s in spans}
+    children: dict[str | None, list[Mapping[str, Any]]] = {}
+    for span in spans:
+        parent = span.get("parent_id")
+        key = parent if parent in ids and parent != span["id"] else None
+        children.setdefault(key, []).append(span)
+    for group in children.values():
+        group.sort(key=lambda s: float(s.get("offset_ms") or 0.0))
+    ordered: list[tuple[int, Mapping[str, Any]]] = []
+    seen: set[str] = set()
+    pending = [(0, s) for s in reversed(children.get(None, []))]
+    leftovers = sorted(spans, key=lambda s: float(s.get("offset_ms") or 0.0), reverse=True)
+    while pending or leftovers:
+        if not pending:  # only cycles remain: start again from the earliest unseen span
+            span = leftovers.pop()
+            if span["id"] not in seen:
+                pending.append((0, span))
+            continue
+        depth, span = pending.pop()
+        if span["id"] in seen:
+            continue
+        seen.add(span["id"])
+        ordered.append((depth, span))
+        pending += [(depth + 1, c) for c in reversed(children.get(span["id"], []))]
+    return ordered
+
+
+def waterfall_chart(
+    spans: Sequence[Mapping[str, Any]],
+    total_ms: float | None = None,
+    describe: Callable[[Mapping[str, Any]], str] | None = None,
+    width: int = WATERFALL_W,
+) -> Waterfall:
+    """Horizontal bars on a shared time axis, one row per span (``span_tree`` order).
+
+    A span is a mapping with ``id``, ``parent_id``, ``name``, ``kind``, ``offset_ms`` (from
+    the trace's start), ``duration_ms`` and ``status``. The axis spans ``total_ms`` or the
+    latest span end, whichever is later; a bar is at least ``MIN_BAR`` wide, so an instant
+    span stays visible. ``describe`` gives each bar's hover text (default: its timing).
+    """
+    rows = span_tree(spans)
+    ends = [_offset(s) + _took(s) for _, s in rows]
+    total = max([float(total_ms or 0.0), *ends, 0.0]) or 1.0
+    height = WATERFALL_AXIS + len(rows) * WATERFALL_ROW + PAD
+    plot = Plot(WATERFALL_LABEL_W, WATERFALL_AXIS, width - WATERFALL_TEXT_W, height - PAD)
+    scale = (plot.right - plot.left) / total
+    describe = describe or _span_timing
+    bars = []
+    for i, (depth, span) in enumerate(rows):
+        y = WATERFALL_AXIS + i * WATERFALL_ROW
+        x = plot.left + _offset(span) * scale
+        long = max(_took(span) * scale, MIN_BAR)
+        middle = y + WATERFALL_ROW / 2
+        indent = PAD + min(depth, 8) * WATERFALL_INDENT
+        chars = int((plot.left - indent - 8) / CHAR_W)
+        name = str(span.get("name") or "")
+        took = f"{short_number(round(_took(span), 1))} ms"
+        kind = str(span.get("kind") or "")
+        bars.append(
+            SpanBar(
+                id=str(span["id"]),
+                kind=kind if kind in SPAN_KINDS else "other",
+                status=str(span.get("status") or ""),
+                depth=depth,
+                top=y,
+                bar=Bar(
+                    round(x, 2),
+                    round(middle - WATERFALL_BAR / 2, 2),
+                    round(long, 2),
+                    WATERFALL_BAR,
+                    1,
+                    describe(span),
+                ),
+                name=Label(indent, round(middle + 4, 2), shorten(name, chars), "start", name),
+                took=_took_label(x, long, middle, took, plot),
+            )
+        )
+    ticks = [t for t in nice_ticks(0.0, total, 6) if t <= total * (1 + 1e-9)]
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else total
+    tick_x = [round(plot.left + t * scale, 2) for t in ticks]
+    labels = [
+        Label(x, WATERFALL_AXIS - 8, f"{tick_text(t, step)} ms", "middle")
+        for x, t in zip(tick_x, ticks, strict=True)
+    ]
+    return Waterfall(width, height, plot, bars, labels, tick_x, total)
+
+
+def _offset(span: Mapping[str, Any]) -> float:
+    return max(finite(span.get("offset_ms")) or 0.0, 0.0)
+
+
+def _took(span: Mapping[str, Any]) -> float:
+    return max(finite(span.get("duration_ms")) or 0.0, 0.0)
+
+
+def _span_timing(span: Mapping[str, Any]) -> str:
+    return (
+        f"{span.get('name')} ({span.get('kind')}): starts at "
+        f"{short_number(round(_offset(span), 1))} ms, takes {short_number(round(_took(span), 1))} ms"
+    )
+
+
+def _took_label(x: float, long: float, middle: float, text: str, plot: Plot) -> Label:
+    # Right of the bar; a bar that ends near the axis's end gets it on its left instead.
+    y = round(middle + 4, 2)
+    if x + long + 6 + CHAR_W * len(text) <= plot.right + WATERFALL_TEXT_W:
+        return Label(round(x + long + 6, 2), y, text, "start")
+    return Label(round(x - 6, 2), y, text, "end")

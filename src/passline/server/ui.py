@@ -69,11 +69,6 @@ ROLLBACKS = ("canary_removed", "alias_rollback")
 
 #: Blocks whose pages come later: route slug -> (title, what the block will do).
 BLOCKS: dict[str, tuple[str, str]] = {
-    "llm": (
-        "LLM",
-        "Prompt versions, traces with tokens, latency and cost, evaluation suites, "
-        "guardrails, red-team runs and permission-aware retrieval.",
-    ),
     "backlog": (
         "Backlog & Gates",
         "Will turn meeting transcripts into Jira-ready stories, and their acceptance criteria "

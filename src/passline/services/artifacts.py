@@ -17,7 +17,7 @@ from passline.core.roles import Role
 from passline.errors import IntegrityError, InvalidInput, NotFound
 from passline.services.base import BaseService
 from passline.services.lineage import ensure_node
-from passline.store.models import ArtifactRow, ProjectRow
+from passline.store.models import ArtifactRow, DocumentRow, ProjectRow
 
 __all__ = ["ArtifactService", "VerifyResult"]
 
@@ -44,6 +44,11 @@ def _check_artifact_name(name: str) -> str:
             f"Got {name!r} instead."
         )
     return name
+
+
+def _document_originals():  # type: ignore[no-untyped-def]
+    """Artifact ids that hold the original of a retrieval document."""
+    return select(DocumentRow.artifact_id).where(DocumentRow.artifact_id.is_not(None))
 
 
 class VerifyResult(dict):  # type: ignore[type-arg]
@@ -114,20 +119,28 @@ class ArtifactService(BaseService):
     def list(self, project: str, limit: int = 1000) -> list[Artifact]:
         with self.db.read() as session:
             prj = self._require(session, project, Role.VIEWER, "list artifacts")
-            rows = session.execute(
-                select(ArtifactRow)
-                .where(ArtifactRow.project_id == prj.id)
-                .order_by(ArtifactRow.id.desc())
-                .limit(limit)
-            ).scalars()
+            query = select(ArtifactRow).where(ArtifactRow.project_id == prj.id)
+            if not self._role_allows(session, prj.id, Role.ADMIN):
+                query = query.where(ArtifactRow.id.not_in(_document_originals()))
+            rows = session.execute(query.order_by(ArtifactRow.id.desc()).limit(limit)).scalars()
             return [_artifact(r, project) for r in rows]
 
     def get(self, artifact_id: str) -> Artifact:
-        """The artifact record, if the caller may view its project."""
+        """The artifact record, if the caller may view its project. The original of a
+        retrieval document needs the project's admin role: everyone else reads documents
+        through retrieval, under each document's ACL."""
         with self.db.read() as session:
             row, project = self._row(session, artifact_id)
-            self._require(session, project, Role.VIEWER, "read artifacts")
+            backs_document = session.execute(
+                select(DocumentRow.id).where(DocumentRow.artifact_id == artifact_id).limit(1)
+            ).first()
+            needed = Role.ADMIN if backs_document else Role.VIEWER
+            self._require(session, project, needed, "read artifacts")
             return _artifact(row, project)
+
+    def _role_allows(self, session, project_id: str, needed: Role) -> bool:  # type: ignore[no-untyped-def]
+        held = self._role_in(session, project_id)
+        return held is not None and held.allows(needed)
 
     def _row(self, session, artifact_id: str) -> tuple[ArtifactRow, str]:  # type: ignore[no-untyped-def]
         found = session.execute(

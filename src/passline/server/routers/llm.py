@@ -332,14 +332,7 @@ def _proxy_chat(svc: Services, body: dict[str, Any], headers: Any) -> ChatAnswer
     if model in (None, "", "default"):
         model = None
     if collection:
-        return svc.rag.chat_with_context(
-            collection,
-            messages,
-            as_user=user,
-            model=model,
-            params=params,
-            app=headers.get("x-passline-app", "proxy"),
-        )
+        return _answer_from_collection(svc, collection, messages, user, model)
     return svc.llm.chat(
         messages,
         model=model,
@@ -348,6 +341,34 @@ def _proxy_chat(svc: Services, body: dict[str, Any], headers: Any) -> ChatAnswer
         app=headers.get("x-passline-app", "proxy"),
         project=project,
         user=user,
+    )
+
+
+def _answer_from_collection(
+    svc: Services, collection: str, messages: list[Any], user: str | None, model: str | None
+) -> ChatAnswer:
+    """The last user message asked of the collection: retrieval filtered by the end user's
+    rights, the collection's guards, sources cited in the text."""
+    questions = [
+        m.get("content") for m in messages if isinstance(m, dict) and m.get("role") == "user"
+    ]
+    if not questions or not isinstance(questions[-1], str) or not questions[-1].strip():
+        raise InvalidInput("With X-Passline-Collection, the last user message must be text.")
+    started = time.perf_counter()
+    answer = svc.rag.ask(collection, questions[-1], as_user=user, model=model)
+    usage = answer.usage or {}
+    return ChatAnswer(
+        text=answer.text,
+        model=answer.model or "",
+        usage={
+            "input_tokens": int(usage.get("input_tokens", 0)),
+            "output_tokens": int(usage.get("output_tokens", 0)),
+        },
+        cost_usd=answer.cost_usd,
+        latency_ms=(time.perf_counter() - started) * 1000,
+        trace_id=answer.trace_id,
+        blocked=answer.blocked,
+        guard=answer.guard,
     )
 
 
