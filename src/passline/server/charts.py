@@ -839,7 +839,8 @@ def _took(span: Mapping[str, Any]) -> float:
 def _span_timing(span: Mapping[str, Any]) -> str:
     return (
         f"{span.get('name')} ({span.get('kind')}): starts at "
-        f"{short_number(round(_offset(span), 1))} ms, takes {short_number(round(_took(span), 1))} ms"
+        f"{short_number(round(_offset(span), 1))} ms, "
+        f"takes {short_number(round(_took(span), 1))} ms"
     )
 
 

@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, func, select
-from sqlalchemy.orm import aliased
 
 from passline.errors import InvalidInput
-from passline.store.models import LatestMetricRow, RunParamRow, RunRow, RunTagRow
+from passline.services.run_rows import LATEST, PARAMS, RUNS, TAGS
 
 __all__ = [
     "Clause",
@@ -44,14 +43,15 @@ _ENTITIES = {
     "run": "attribute",
 }
 _ATTRIBUTES = {
-    "status": RunRow.status,
-    "run_name": RunRow.name,
-    "run_id": RunRow.id,
-    "start_time": RunRow.start_time,
-    "end_time": RunRow.end_time,
-    "user_id": RunRow.user,
-    "created": RunRow.start_time,
+    "status": RUNS.c.status,
+    "run_name": RUNS.c.name,
+    "run_id": RUNS.c.id,
+    "start_time": RUNS.c.start_time,
+    "end_time": RUNS.c.end_time,
+    "user_id": RUNS.c.user,
+    "created": RUNS.c.start_time,
 }
+_KEYED = {"metric": LATEST, "param": PARAMS, "tag": TAGS}
 _OPS = ("!=", ">=", "<=", "=", ">", "<", "ILIKE", "LIKE", "NOT IN", "IN")
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -176,7 +176,7 @@ def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
 
 
 def compile_filter(clauses: list[Clause]) -> list[ColumnElement[bool]]:
-    """SQL conditions on ``RunRow``, one per clause (EXISTS subqueries for keys)."""
+    """SQL conditions on ``runs``, one per clause (EXISTS subqueries for keys)."""
     conditions = []
     for clause in clauses:
         if clause.entity == "attribute":
@@ -188,14 +188,14 @@ def compile_filter(clauses: list[Clause]) -> list[ColumnElement[bool]]:
                 )
             conditions.append(_compare(column, clause.op, clause.value))
             continue
-        table = {"metric": LatestMetricRow, "param": RunParamRow, "tag": RunTagRow}[clause.entity]
+        table = _KEYED[clause.entity]
         test = [
-            table.run_id == RunRow.id,
-            table.key == clause.key,
-            _compare(table.value, clause.op, clause.value),
+            table.c.run_id == RUNS.c.id,
+            table.c.key == clause.key,
+            _compare(table.c.value, clause.op, clause.value),
         ]
         if clause.entity == "metric":
-            test.append(LatestMetricRow.is_nan.is_(False))
+            test.append(LATEST.c.is_nan.is_(False))
         conditions.append(exists(select(1).where(and_(*test))))
     return conditions
 
@@ -218,7 +218,7 @@ def apply_order(query: Select[Any], order_by: list[str] | None) -> Select[Any]:
         entity, key = _ENTITIES.get(prefix.lower()), key.strip('`"')
         descending = (match["dir"] or "ASC").upper() == "DESC"
         query = _order_one(query, entity, key, descending, index)
-    return query.order_by(RunRow.start_time.desc(), RunRow.id.desc())
+    return query.order_by(RUNS.c.start_time.desc(), RUNS.c.id.desc())
 
 
 def _order_one(
@@ -227,12 +227,9 @@ def _order_one(
     if entity == "attribute" and key in _ATTRIBUTES:
         column = _ATTRIBUTES[key]
     elif entity in ("metric", "param", "tag"):
-        table = aliased(
-            {"metric": LatestMetricRow, "param": RunParamRow, "tag": RunTagRow}[entity],
-            name=f"order_{index}",
-        )
-        query = query.outerjoin(table, and_(table.run_id == RunRow.id, table.key == key))
-        column = table.value
+        table = _KEYED[entity].alias(f"order_{index}")
+        query = query.outerjoin(table, and_(table.c.run_id == RUNS.c.id, table.c.key == key))
+        column = table.c.value
     else:
         raise InvalidInput(f"Cannot order runs by {entity}.{key}.")
     # Runs without the value go last either way, as in MLflow.

@@ -1,7 +1,8 @@
 """Experiment tracking: experiments, runs, params, metrics, tags, inputs and artifacts.
 
-Metrics arrive in batches and are written with one multi-row INSERT plus one upsert of the
-latest value per key, so logging ten thousand points is a handful of statements. A run's
+Metrics arrive in batches and are written with one INSERT of the points plus one upsert of
+the latest value per key, so logging ten thousand points is a handful of statements; the
+hot paths (logging, reading runs) run prebuilt Core statements (``run_rows``). A run's
 dataset inputs are lineage edges (``dataset_version --used_by--> run``) recorded when
 they are logged, so "which data trained this?" is a walk up from the run.
 """
@@ -13,8 +14,7 @@ import time
 from collections.abc import Iterable
 from typing import IO, Any, BinaryIO
 
-from sqlalchemy import delete, func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Row, delete, func, select
 from sqlalchemy.orm import Session
 
 from passline.core.clock import as_utc, utcnow
@@ -24,6 +24,21 @@ from passline.core.roles import Role
 from passline.errors import Conflict, InvalidInput, NotFound
 from passline.services.base import BaseService
 from passline.services.lineage import ensure_node, insert_ignore
+from passline.services.run_rows import (
+    EXPERIMENTS,
+    MEMBERS,
+    METRICS,
+    PROJECTS,
+    RUN_HEAD,
+    RUNS,
+    TAGS,
+    RunDetails,
+    existing_params,
+    insert_metrics,
+    insert_params,
+    run_access,
+    upsert_tags,
+)
 from passline.services.run_search import (
     apply_order,
     compile_filter,
@@ -32,18 +47,12 @@ from passline.services.run_search import (
     parse_filter,
 )
 from passline.store.models import (
-    DatasetRow,
-    DatasetVersionRow,
     ExperimentRow,
-    LatestMetricRow,
     LineageEdgeRow,
-    MetricRow,
     ProjectRow,
     RunArtifactRow,
     RunInputRow,
-    RunParamRow,
     RunRow,
-    RunTagRow,
 )
 
 __all__ = ["TrackingService", "metric_out", "now_ms"]
@@ -234,19 +243,23 @@ class TrackingService(BaseService):
             )
         return self.get_run(run_id)
 
-    def _run(self, session: Session, run_id: str, role: Role) -> tuple[RunRow, ExperimentRow, str]:
-        found = session.execute(
-            select(RunRow, ExperimentRow, ProjectRow.name)
-            .join(ExperimentRow, ExperimentRow.id == RunRow.experiment_id)
-            .join(ProjectRow, ProjectRow.id == ExperimentRow.project_id)
-            .where(RunRow.id == run_id)
-        ).one_or_none()
+    def _run(self, session: Session, run_id: str, role: Role) -> tuple[RunRow, str]:
+        """The run (to change it) and its project's name, if the caller holds ``role``."""
+        project = self._access(session, run_id, role)
+        return session.get_one(RunRow, run_id), project
+
+    def _access(self, session: Session, run_id: str, needed: Role) -> str:
+        """The run's project name, if the caller holds ``needed`` there: one query."""
+        found = run_access(session.connection(), run_id, self.ctx.actor.user_id)
         if found is None:
             raise NotFound(
                 f"No run with id {run_id!r}.", hint="Search runs with 'passline runs list'."
             )
-        self._require(session, found[2], role, "use this run")
-        return found[0], found[1], found[2]
+        project, role = found
+        held = Role.ADMIN if self.ctx.actor.is_admin else (Role(role) if role else None)
+        if held is None or not held.allows(needed):
+            self._require(session, project, needed, "use this run")  # raises, naming the role
+        return project
 
     def log_params(self, run_id: str, params: dict[str, Any]) -> None:
         """Record parameters; a logged parameter can never change (Conflict names it)."""
@@ -254,14 +267,8 @@ class TrackingService(BaseService):
         if not values:
             return
         with self.db.write() as session:
-            self._run(session, run_id, Role.CONTRIBUTOR)
-            existing = dict(
-                session.execute(
-                    select(RunParamRow.key, RunParamRow.value).where(
-                        RunParamRow.run_id == run_id, RunParamRow.key.in_(list(values))
-                    )
-                ).all()
-            )
+            self._access(session, run_id, Role.CONTRIBUTOR)
+            existing = existing_params(session.connection(), run_id, values)
             for key, value in values.items():
                 if key in existing and existing[key] != value:
                     raise Conflict(
@@ -269,13 +276,9 @@ class TrackingService(BaseService):
                         f"it cannot become {value!r}.",
                         hint="Parameters are immutable: start a new run for a new value.",
                     )
-            new = [
-                {"run_id": run_id, "key": k, "value": v}
-                for k, v in values.items()
-                if k not in existing
-            ]
+            new = {k: v for k, v in values.items() if k not in existing}
             if new:
-                session.execute(insert(RunParamRow), new)
+                insert_params(session.connection(), run_id, new)
 
     def log_metrics(self, run_id: str, metrics: Iterable[dict[str, Any]]) -> int:
         """Record metric points ``{key, value, step=0, timestamp=now}``; returns how many."""
@@ -287,62 +290,24 @@ class TrackingService(BaseService):
                 f"Send at most {MAX_BATCH} metric points at once. Got {len(points)}."
             )
         with self.db.write() as session:
-            self._run(session, run_id, Role.CONTRIBUTOR)
-            session.execute(insert(MetricRow), [{"run_id": run_id, **p} for p in points])
-            self._upsert_latest(session, run_id, points)
+            self._access(session, run_id, Role.CONTRIBUTOR)
+            insert_metrics(session.connection(), run_id, points)
         return len(points)
-
-    def _upsert_latest(self, session: Session, run_id: str, points: list[dict[str, Any]]) -> None:
-        latest: dict[str, dict[str, Any]] = {}
-        for point in points:  # per key, the point with the highest (step, timestamp)
-            best = latest.get(point["key"])
-            if best is None or (point["step"], point["timestamp"]) >= (
-                best["step"],
-                best["timestamp"],
-            ):
-                latest[point["key"]] = point
-        current = {
-            r.key: r
-            for r in session.execute(
-                select(LatestMetricRow).where(
-                    LatestMetricRow.run_id == run_id, LatestMetricRow.key.in_(list(latest))
-                )
-            ).scalars()
-        }
-        for key, point in latest.items():
-            row = current.get(key)
-            if row is None:
-                session.add(LatestMetricRow(run_id=run_id, **point))
-            elif (point["step"], point["timestamp"]) >= (row.step, row.timestamp):
-                row.value, row.is_nan = point["value"], point["is_nan"]
-                row.step, row.timestamp = point["step"], point["timestamp"]
 
     def set_tags(self, run_id: str, tags: dict[str, Any]) -> None:
         with self.db.write() as session:
-            self._run(session, run_id, Role.CONTRIBUTOR)
+            self._access(session, run_id, Role.CONTRIBUTOR)
             self._set_tags(session, run_id, tags)
 
     def _set_tags(self, session: Session, run_id: str, tags: dict[str, Any]) -> None:
-        rows = [
-            {"run_id": run_id, "key": _check_key("tag", k), "value": str(v)}
-            for k, v in tags.items()
-        ]
-        if not rows:
-            return
-        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(RunTagRow).values(rows)
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["run_id", "key"], set_={"value": statement.excluded.value}
-            )
-        )
+        values = {_check_key("tag", k): str(v) for k, v in tags.items()}
+        if values:
+            upsert_tags(session.connection(), run_id, values)
 
     def delete_tag(self, run_id: str, key: str) -> None:
         with self.db.write() as session:
-            self._run(session, run_id, Role.CONTRIBUTOR)
-            session.execute(
-                delete(RunTagRow).where(RunTagRow.run_id == run_id, RunTagRow.key == key)
-            )
+            self._access(session, run_id, Role.CONTRIBUTOR)
+            session.execute(delete(TAGS).where(TAGS.c.run_id == run_id, TAGS.c.key == key))
 
     def end_run(self, run_id: str, status: str = "FINISHED", end_time: int | None = None) -> Run:
         if status not in STATUSES:
@@ -350,7 +315,7 @@ class TrackingService(BaseService):
                 f"The run status must be one of {', '.join(STATUSES)}. Got {status!r}."
             )
         with self.db.write() as session:
-            row, _, project = self._run(session, run_id, Role.CONTRIBUTOR)
+            row, project = self._run(session, run_id, Role.CONTRIBUTOR)
             before, row.status = row.status, status
             row.end_time = end_time or (now_ms() if status != "RUNNING" else None)
             self._audit(
@@ -364,12 +329,12 @@ class TrackingService(BaseService):
 
     def rename_run(self, run_id: str, name: str) -> None:
         with self.db.write() as session:
-            row, _, _ = self._run(session, run_id, Role.CONTRIBUTOR)
+            row, _ = self._run(session, run_id, Role.CONTRIBUTOR)
             row.name = _check_label("run", name)
 
     def delete_run(self, run_id: str) -> None:
         with self.db.write() as session:
-            row, _, project = self._run(session, run_id, Role.CONTRIBUTOR)
+            row, project = self._run(session, run_id, Role.CONTRIBUTOR)
             row.lifecycle = "deleted"
             self._audit(session, "run.delete", f"run:{run_id}", project, {})
 
@@ -381,7 +346,7 @@ class TrackingService(BaseService):
 
         version = DatasetService(self.ws, self.ctx).version(dataset)
         with self.db.write() as session:
-            _, experiment, project = self._run(session, run_id, Role.CONTRIBUTOR)
+            project = self._access(session, run_id, Role.CONTRIBUTOR)
             insert_ignore(
                 session,
                 RunInputRow.__table__,
@@ -415,7 +380,7 @@ class TrackingService(BaseService):
         """Store a file under the run (``path`` like ``model/model.pkl``)."""
         clean = _check_path(path)
         with self.db.read() as session:
-            _, _, project = self._run(session, run_id, Role.CONTRIBUTOR)
+            project = self._access(session, run_id, Role.CONTRIBUTOR)
         artifact = self._artifacts().put_stream(project, stream, f"runs/{run_id}/{clean}")
         with self.db.write() as session:
             values = {"artifact_id": artifact.id, "digest": artifact.digest, "size": artifact.size}
@@ -449,7 +414,7 @@ class TrackingService(BaseService):
 
     def list_artifacts(self, run_id: str, prefix: str = "") -> list[dict[str, Any]]:
         with self.db.read() as session:
-            self._run(session, run_id, Role.VIEWER)
+            self._access(session, run_id, Role.VIEWER)
             rows = session.execute(
                 select(RunArtifactRow)
                 .where(RunArtifactRow.run_id == run_id, RunArtifactRow.path.startswith(prefix))
@@ -463,7 +428,7 @@ class TrackingService(BaseService):
     def artifact(self, run_id: str, path: str) -> dict[str, Any]:
         clean = _check_path(path)
         with self.db.read() as session:
-            self._run(session, run_id, Role.VIEWER)
+            self._access(session, run_id, Role.VIEWER)
             row = session.get(RunArtifactRow, (run_id, clean))
             if row is None:
                 raise NotFound(f"Run {run_id} has no artifact {clean!r}.")
@@ -478,22 +443,21 @@ class TrackingService(BaseService):
 
     def get_run(self, run_id: str) -> Run:
         with self.db.read() as session:
-            row, experiment, project = self._run(session, run_id, Role.VIEWER)
-            return self._assemble(session, [(row, experiment, project)])[0]
+            self._access(session, run_id, Role.VIEWER)
+            conn = session.connection()
+            return _assemble(conn, conn.execute(RUN_HEAD.where(RUNS.c.id == run_id)).all())[0]
 
     def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
         with self.db.read() as session:
-            self._run(session, run_id, Role.VIEWER)
-            rows = session.execute(
-                select(MetricRow)
-                .where(MetricRow.run_id == run_id, MetricRow.key == key)
-                .order_by(MetricRow.step, MetricRow.timestamp, MetricRow.id)
-            ).scalars()
+            self._access(session, run_id, Role.VIEWER)
+            rows = session.connection().execute(
+                select(METRICS.c.value, METRICS.c.is_nan, METRICS.c.step, METRICS.c.timestamp)
+                .where(METRICS.c.run_id == run_id, METRICS.c.key == key)
+                .order_by(METRICS.c.step, METRICS.c.timestamp, METRICS.c.id)
+            )
             return [
-                MetricPoint(
-                    key=key, value=metric_out(r.value, r.is_nan), step=r.step, timestamp=r.timestamp
-                )
-                for r in rows
+                MetricPoint(key=key, value=metric_out(value, is_nan), step=step, timestamp=at)
+                for value, is_nan, step, at in rows
             ]
 
     def search_runs(
@@ -514,111 +478,32 @@ class TrackingService(BaseService):
         with self.db.read() as session:
             query = self._scope(session, project, experiments)
             if not include_deleted:
-                query = query.where(RunRow.lifecycle == "active")
+                query = query.where(RUNS.c.lifecycle == "active")
             for condition in conditions:
                 query = query.where(condition)
             query = apply_order(query, order_by).offset(offset).limit(max_results + 1)
-            found = session.execute(query).all()
-            runs = self._assemble(session, [tuple(r) for r in found[:max_results]])
+            conn = session.connection()
+            found = conn.execute(query).all()
+            runs = _assemble(conn, found[:max_results])
         token = encode_token(offset + max_results) if len(found) > max_results else None
         return RunPage(runs=runs, next_page_token=token)
 
     def _scope(self, session: Session, project: str | None, experiments: list[str] | None) -> Any:
-        query = (
-            select(RunRow, ExperimentRow, ProjectRow.name)
-            .join(ExperimentRow, ExperimentRow.id == RunRow.experiment_id)
-            .join(ProjectRow, ProjectRow.id == ExperimentRow.project_id)
-        )
+        query = RUN_HEAD
         if project:
             self._require(session, project, Role.VIEWER, "search runs")
-            query = query.where(ProjectRow.name == project)
+            query = query.where(PROJECTS.c.name == project)
         if experiments:
             for experiment_id in experiments:
                 self._experiment_by_id(session, experiment_id, Role.VIEWER)
-            query = query.where(RunRow.experiment_id.in_(experiments))
+            query = query.where(RUNS.c.experiment_id.in_(experiments))
         if not self.ctx.actor.is_admin:
-            from passline.store.models import MembershipRow
-
             query = query.where(
-                ExperimentRow.project_id.in_(
-                    select(MembershipRow.project_id).where(
-                        MembershipRow.user_id == self.ctx.actor.user_id
-                    )
+                EXPERIMENTS.c.project_id.in_(
+                    select(MEMBERS.c.project_id).where(MEMBERS.c.user_id == self.ctx.actor.user_id)
                 )
             )
         return query
-
-    def _assemble(self, session: Session, rows: list[tuple[Any, ...]]) -> list[Run]:
-        """Runs with params, latest metrics, tags, inputs and artifacts: five queries in all,
-        however many runs are on the page."""
-        ids = [r[0].id for r in rows]
-        if not ids:
-            return []
-        params = _grouped(
-            session.execute(select(RunParamRow).where(RunParamRow.run_id.in_(ids))).scalars()
-        )
-        tags = _grouped(
-            session.execute(select(RunTagRow).where(RunTagRow.run_id.in_(ids))).scalars()
-        )
-        metrics = _grouped(
-            session.execute(
-                select(LatestMetricRow).where(LatestMetricRow.run_id.in_(ids))
-            ).scalars()
-        )
-        inputs = self._inputs(session, ids)
-        artifacts = _grouped(
-            session.execute(select(RunArtifactRow).where(RunArtifactRow.run_id.in_(ids))).scalars()
-        )
-        return [
-            Run(
-                id=run.id,
-                experiment=experiment.name,
-                experiment_id=experiment.id,
-                project=project,
-                name=run.name,
-                status=run.status,
-                start_time=run.start_time,
-                end_time=run.end_time,
-                user=run.user,
-                entry_point=run.entry_point,
-                params={p.key: p.value for p in params.get(run.id, [])},
-                metrics={m.key: metric_out(m.value, m.is_nan) for m in metrics.get(run.id, [])},
-                tags={t.key: t.value for t in tags.get(run.id, [])},
-                inputs=inputs.get(run.id, []),
-                artifacts=[
-                    {
-                        "path": a.path,
-                        "digest": a.digest,
-                        "size": a.size,
-                        "artifact_id": a.artifact_id,
-                    }
-                    for a in artifacts.get(run.id, [])
-                ],
-                code=run.code or {},
-                environment=run.environment or {},
-            )
-            for run, experiment, project in rows
-        ]
-
-    def _inputs(self, session: Session, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
-        found = session.execute(
-            select(RunInputRow, DatasetVersionRow.number, DatasetRow.name, ProjectRow.name)
-            .join(DatasetVersionRow, DatasetVersionRow.id == RunInputRow.dataset_version_id)
-            .join(DatasetRow, DatasetRow.id == DatasetVersionRow.dataset_id)
-            .join(ProjectRow, ProjectRow.id == DatasetRow.project_id)
-            .where(RunInputRow.run_id.in_(ids))
-        ).all()
-        out: dict[str, list[dict[str, Any]]] = {}
-        for link, number, dataset, project in found:
-            out.setdefault(link.run_id, []).append(
-                {
-                    "dataset": f"{project}/{dataset}",
-                    "version": link.dataset_version_id,
-                    "label": f"{project}/{dataset}@v{number}",
-                    "context": link.context,
-                }
-            )
-        return out
 
     def compare(self, run_ids: list[str]) -> dict[str, Any]:
         """Params and latest metrics side by side; keys whose values differ are marked."""
@@ -659,11 +544,38 @@ class TrackingService(BaseService):
             )
 
 
-def _grouped(rows: Iterable[Any]) -> dict[str, list[Any]]:
-    out: dict[str, list[Any]] = {}
-    for row in rows:
-        out.setdefault(row.run_id, []).append(row)
-    return out
+def _assemble(conn: Connection, rows: list[Row[Any]]) -> list[Run]:
+    """Runs from ``RUN_HEAD`` rows, with their params, latest metrics, tags, inputs and
+    artifacts: five more queries however many runs there are."""
+    if not rows:
+        return []
+    details = RunDetails(conn, [r.id for r in rows])
+    return [_run_entity(row, details) for row in rows]
+
+
+def _run_entity(row: Row[Any], details: RunDetails) -> Run:
+    (run_id, name, status, start, end, user, entry_point, code, environment) = row[:9]
+    experiment_id, experiment, project = row[9:]
+    metrics = details.metrics.get(run_id, {})
+    return Run(
+        id=run_id,
+        experiment=experiment,
+        experiment_id=experiment_id,
+        project=project,
+        name=name,
+        status=status,
+        start_time=start,
+        end_time=end,
+        user=user,
+        entry_point=entry_point,
+        params=details.params.get(run_id, {}),
+        metrics={key: metric_out(value, is_nan) for key, (value, is_nan) in metrics.items()},
+        tags=details.tags.get(run_id, {}),
+        inputs=details.inputs.get(run_id, []),
+        artifacts=details.artifacts.get(run_id, []),
+        code=code or {},
+        environment=environment or {},
+    )
 
 
 def _point(metric: dict[str, Any]) -> dict[str, Any]:
