@@ -14,7 +14,9 @@ from rich.console import Console, RenderableType
 
 from bench import artifacts, data, metadata, registry, report
 from bench import drift as drift_bench
+from bench import llmops as llmops_bench
 from bench import pii as pii_bench
+from bench import serving as serving_bench
 from bench.workspaces import scrub_passline_env
 
 POSTGRES_ENV = "PASSLINE_BENCH_POSTGRES_URL"
@@ -52,8 +54,10 @@ BENCHMARKS: dict[str, Benchmark] = {
     "artifacts": run_artifacts,
     "data": run_data,
     "registry": run_registry,
+    "serving": serving_bench.run_benchmark,
     "drift": drift_bench.run_benchmark,
     "pii": pii_bench.run_benchmark,
+    "llmops": llmops_bench.run_benchmark,
 }
 
 

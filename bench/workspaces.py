@@ -90,15 +90,20 @@ class RunningServer:
 
 
 @contextmanager
-def serve(home: Path) -> Iterator[RunningServer]:
-    """``passline up`` on ``home``'s workspace on a free port; stopped on exit."""
-    token = make_token(settings_for(home))
+def serve(home: Path, database_url: str | None = None) -> Iterator[RunningServer]:
+    """``passline up`` on ``home``'s workspace on a free port; stopped on exit.
+
+    With ``database_url`` the workspace's metadata lives there (PostgreSQL) instead of
+    SQLite in ``home``; the server gets it as ``PASSLINE_DATABASE_URL``.
+    """
+    token = make_token(settings_for(home, database_url))
     port = _free_port()
     log_path = home / "server.log"
     command = [sys.executable, "-m", "passline.cli.main", "--home", str(home), "up"]
+    env = {**os.environ, **({"PASSLINE_DATABASE_URL": database_url} if database_url else {})}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [*command, "--port", str(port)], stdout=log, stderr=subprocess.STDOUT
+            [*command, "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env
         )
         try:
             url = f"http://127.0.0.1:{port}"

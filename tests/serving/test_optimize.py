@@ -81,9 +81,9 @@ def test_what_cannot_be_optimized_is_refused(served: Services) -> None:
     frame = transactions().to_pandas()
     from sklearn.linear_model import LogisticRegression
 
-    custom = make_pipeline(
-        FunctionTransformer(_numeric_columns), LogisticRegression()
-    ).fit(frame[FEATURES], frame["is_fraud"])
+    custom = make_pipeline(FunctionTransformer(_numeric_columns), LogisticRegression()).fit(
+        frame[FEATURES], frame["is_fraud"]
+    )
     with pytest.raises(InvalidInput, match="FunctionTransformer"):
         served.optimizer.optimize(MODEL, register(served, custom))
     onnx = served.optimizer.optimize(MODEL, 1)["version"]

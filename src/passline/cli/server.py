@@ -76,13 +76,9 @@ def _run(app: FastAPI, settings: Settings, workers: int) -> None:
         return
     # Worker processes rebuild the app from the environment, so pass the home along.
     os.environ["PASSLINE_HOME"] = str(settings.home)
-    uvicorn.run(
-        "passline.server.asgi:app",
-        host=settings.host,
-        port=settings.port,
-        workers=workers,
-        log_level=level,
-    )
+    from passline.server.workers import run_workers
+
+    run_workers("passline.server.asgi:app", settings.host, settings.port, workers, level)
 
 
 def _answer_once(settings: Settings, path: str, token: str | None) -> None:

@@ -62,13 +62,9 @@ def serve(
         uvicorn.run(app, host=settings.host, port=settings.gateway_port, log_level=level)
         return
     _share_metrics(settings.home)
-    uvicorn.run(
-        "passline.serving.asgi:app",
-        host=settings.host,
-        port=settings.gateway_port,
-        workers=workers,
-        log_level=level,
-    )
+    from passline.server.workers import run_workers
+
+    run_workers("passline.serving.asgi:app", settings.host, settings.gateway_port, workers, level)
 
 
 def _share_metrics(home: Path) -> None:

@@ -21,7 +21,8 @@ import time
 import uuid
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -36,6 +37,7 @@ from passline.services.context import Actor, CallContext
 from passline.services.identity import authenticate
 from passline.services.model_loading import to_model_input
 from passline.services.workspace import Services, Workspace
+from passline.serving.batching import MicroBatcher
 from passline.serving.inputs import parse_body
 from passline.serving.log import PredictionLog, PredictionRecord
 from passline.serving.metrics import GatewayMetrics
@@ -64,6 +66,10 @@ class Route:
 class Loaded:
     version: ModelVersion
     model: Any
+    batcher: MicroBatcher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.batcher = MicroBatcher(partial(_predict, self.model))
 
 
 class Gateway:
@@ -203,6 +209,22 @@ class Gateway:
 
     # -- predicting ------------------------------------------------------------------------
 
+    def answer(
+        self,
+        token: str | None,
+        client: str | None,
+        target: str,
+        by_endpoint: bool,
+        body: bytes,
+        content_type: str,
+        request_id: str,
+    ) -> dict[str, Any]:
+        """A whole prediction request, token to answer: the route runs it in one worker
+        thread (one hop instead of one per step: each hop costs a thread hand-off)."""
+        svc = self.services(self.actor(token), client)
+        route = self.route(svc, target, by_endpoint)
+        return self.predict(svc, route, body, content_type, request_id)
+
     def predict(
         self, svc: Services, route: Route, body: bytes, content_type: str, request_id: str
     ) -> dict[str, Any]:
@@ -255,7 +277,7 @@ class Gateway:
             keys=keys,
         )
         try:
-            record.outputs = _predict(loaded.model, table)
+            record.outputs = loaded.batcher.predict(table)
         except Exception as exc:
             self._failures[loaded.version.id] = self._failures.get(loaded.version.id, 0) + 1
             record.status, record.error = 500, f"{type(exc).__name__}: {exc}"
@@ -389,13 +411,12 @@ def _routes(app: FastAPI, gateway: Gateway) -> None:
                 413, "payload_too_large", f"The limit is {MAX_BODY_BYTES:,} bytes.", request_id
             )
         try:
-            actor = await run_in_threadpool(gateway.actor, _token(request))
-            svc = gateway.services(actor, request.client.host if request.client else None)
-            route = await run_in_threadpool(gateway.route, svc, target, by_endpoint)
             result = await run_in_threadpool(
-                gateway.predict,
-                svc,
-                route,
+                gateway.answer,
+                _token(request),
+                request.client.host if request.client else None,
+                target,
+                by_endpoint,
                 body,
                 request.headers.get("content-type", "application/json"),
                 request_id,
@@ -412,13 +433,17 @@ def _routes(app: FastAPI, gateway: Gateway) -> None:
             return _error(exc.http_status, exc.code, str(exc), request_id, **extra)
         return JSONResponse(result, headers={"X-Request-Id": request_id})
 
-    @app.post("/v1/models/{target:path}/predict")
-    async def predict_model(target: str, request: Request) -> Response:
-        return await predict(request, target, by_endpoint=False)
+    # The two predict routes are plain Starlette routes: they read the body themselves, so
+    # FastAPI's parameter analysis and validation would only add time to every request.
+    async def predict_model(request: Request) -> Response:
+        return await predict(request, request.path_params["target"], by_endpoint=False)
 
-    @app.post("/v1/endpoints/{project}/{name}/predict")
-    async def predict_endpoint(project: str, name: str, request: Request) -> Response:
-        return await predict(request, f"{project}/{name}", by_endpoint=True)
+    async def predict_endpoint(request: Request) -> Response:
+        params = request.path_params
+        return await predict(request, f"{params['project']}/{params['name']}", by_endpoint=True)
+
+    app.add_route("/v1/models/{target:path}/predict", predict_model, methods=["POST"])
+    app.add_route("/v1/endpoints/{project}/{name}/predict", predict_endpoint, methods=["POST"])
 
     @app.post("/v1/labels")
     async def labels(request: Request) -> Response:

@@ -66,6 +66,9 @@ class PredictionLog:
             target=self._run, name="passline-prediction-log", daemon=True
         )
         self._redact: dict[str, set[str]] = {}
+        # One flush at a time: a flush() called while the writer thread is writing a batch
+        # returns only once that batch is in the files and the database.
+        self._flushing = threading.Lock()
         self.dropped = 0
 
     def start(self) -> PredictionLog:
@@ -95,16 +98,17 @@ class PredictionLog:
 
     def flush(self) -> int:
         """Write what is queued now; returns the number of requests written."""
-        batch: list[PredictionRecord] = []
-        while len(batch) < self.batch_size:
-            try:
-                batch.append(self._queue.get_nowait())
-            except queue.Empty:
-                break
-        if batch:
-            self._write_files(batch)
-            self._write_summaries(batch)
-        return len(batch)
+        with self._flushing:
+            batch: list[PredictionRecord] = []
+            while len(batch) < self.batch_size:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            if batch:
+                self._write_files(batch)
+                self._write_summaries(batch)
+            return len(batch)
 
     # -- Parquet ----------------------------------------------------------------------------
 
