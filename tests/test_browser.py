@@ -54,6 +54,7 @@ class LiveServer:
     viewer_token: str  # a viewer of the shop without a grant on its restricted dataset
     models: ModelWorld
     serving: ServingWorld
+    trace_id: str  # a question answered with a retrieval and a model call
 
 
 def _free_port() -> int:
@@ -91,6 +92,13 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     viewer_token = admin.identity.create_token("vera-ui", user="vera").secret
     models = populate_models(workspace)
     serving = populate_serving(workspace)
+    trace = admin.tracing.start(app="assistant", name="ask", project="retail-demand")
+    trace.input_preview = "How many units did store 3 sell last week?"
+    with trace.span("retrieve", kind="retrieval"), trace.span("embed"):
+        pass
+    with trace.span("chat", kind="chat", **{"gen_ai.usage.input_tokens": 42}):
+        time.sleep(0.01)
+    trace_id = admin.tracing.save(trace)
     port = _free_port()
     config = uvicorn.Config(
         create_app(workspace=workspace), host="127.0.0.1", port=port, log_level="warning"
@@ -101,7 +109,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_healthy(url, thread)
-        yield LiveServer(url, demo, shop, viewer_token, models, serving)
+        yield LiveServer(url, demo, shop, viewer_token, models, serving, trace_id)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -462,3 +470,31 @@ def test_drift_pages_in_a_real_browser(live_server: LiveServer, page: Page) -> N
     page.fill("input[name=reference]", "fraud-detection/transactions@v9")
     page.get_by_role("button", name="Compare").click()
     expect(page.locator("#drift-error")).to_contain_text("has no version 'v9'")
+
+
+def test_llm_pages_in_a_real_browser(live_server: LiveServer, page: Page) -> None:
+    from playwright.sync_api import expect
+
+    server, trace_id = live_server, live_server.trace_id
+    log_in(page, server)
+    page.get_by_role("navigation", name="Blocks").get_by_role(
+        "link", name="LLM", exact=True
+    ).click()
+    page.wait_for_url(f"{server.url}/llm")
+    expect(page.locator("#guard-block")).to_be_visible()
+    screenshot(page, "llm")
+
+    page.locator(f"#trace-{trace_id}").get_by_role("link", name=f"{trace_id[:12]}…").click()
+    page.wait_for_url(f"{server.url}/traces/{trace_id}")
+    expect(page.locator("svg.waterfall g.span")).to_have_count(3)
+    expect(page.locator("svg.waterfall g.kind-retrieval rect.bar")).to_be_visible()
+    expect(page.locator('svg.waterfall g.span[data-depth="1"] text.name')).to_have_text("embed")
+    page.get_by_label("▲ Thumbs up").check()
+    page.fill("textarea[name=comment]", "Clear and right")
+    page.get_by_role("button", name="Send feedback").click()
+    page.wait_for_url(f"{server.url}/traces/{trace_id}#feedback")
+    feedback = page.locator("table.feedback tbody tr")
+    expect(feedback).to_have_count(1)
+    expect(feedback).to_contain_text("Clear and right")
+    expect(feedback.locator(".badge.up")).to_be_visible()
+    screenshot(page, "trace")

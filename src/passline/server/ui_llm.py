@@ -6,6 +6,11 @@ Same rules as ``ui``: pages call the services as the signed-in user, so a page s
 what that user may read, and the one error handler turns a refusal into an error page. The
 one form that writes (feedback) posts with the session cookie, which is ``SameSite=Strict``:
 a browser never sends it with a request that another site started.
+
+A trace is readable by every viewer of its project, more people than may read the documents
+its retrieval returned, so the trace page asks the RAG service about each of those documents
+and, when one is not readable, withholds what could quote it (the answer, the model's
+messages, feedback comments). An answer an output guard blocked is shown to nobody.
 """
 
 from __future__ import annotations
@@ -14,15 +19,17 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from passline.core.clock import utcnow
+from passline.core.clock import as_utc, utcnow
+from passline.core.rag import Audience, Collection, Document
 from passline.errors import InvalidInput, NotFound, PermissionDenied
+from passline.llm.tracing import GENAI
 from passline.server.charts import Waterfall, short_number, shorten, span_tree, waterfall_chart
 from passline.server.deps import ui_services
 from passline.server.ui import _page
@@ -43,7 +50,8 @@ TRACE_STATUSES = ("ok", "error", "blocked")
 GUARD_PAGE = 100
 GUARD_ACTIONS = ("block", "redact", "allow")  # strictest first
 GUARD_WINDOW = timedelta(hours=24)  # the overview's counts
-GUARD_COUNTED = 10_000  # events read per project for those counts
+GUARD_COUNTED = 10_000  # events read per project, and refusals read, for those counts
+AUDIT_READ = 10_000  # the audit service's ceiling: indexing entries read per project
 HOVER_VALUE_CHARS = 160  # an attribute's value in a span's hover text
 #: Where a service's refusal of a diff is said (the rest of the prompt page still stands).
 DIFF_ERRORS = (InvalidInput, NotFound)
@@ -156,8 +164,8 @@ class ModelRow:
 
 @router.get("/llm", response_class=HTMLResponse)
 def overview(request: Request, svc: Services = Depends(ui_services)) -> HTMLResponse:
-    """Models with their prices, the response cache, the latest traces, guard events of
-    the last day by action, and the way to every LLM page."""
+    """Models with their prices, the response cache, the latest traces, guard events and
+    retrieval refusals of the last day, and the way to every LLM page."""
     projects = _project_names(svc)
     return _llm_page(
         request,
@@ -168,8 +176,10 @@ def overview(request: Request, svc: Services = Depends(ui_services)) -> HTMLResp
         cache=svc.llm.cache_stats(),
         traces=svc.tracing.list(limit=LATEST_TRACES),
         guard_counts=_guard_counts(svc, projects),
+        refusals=_refusals(svc),
         guard_hours=int(GUARD_WINDOW.total_seconds() // 3600),
         prompts=len(svc.prompts.list()),
+        collections=len(svc.rag.collections()),
         projects=projects,
     )
 
@@ -196,6 +206,19 @@ def _guard_counts(svc: Services, projects: list[str]) -> dict[str, int]:
         for e in svc.guards.events(project, since=since, limit=GUARD_COUNTED)
     )
     return {action: counts.get(action, 0) for action in GUARD_ACTIONS}
+
+
+def _refusals(svc: Services) -> int:
+    """Questions of the last ``GUARD_WINDOW`` that retrieval refused (nothing the asker may
+    read answered them), in the caller's projects. A refusal stops a question before any
+    guard runs, so it is no guard event: the audit log has it (``rag.refuse``)."""
+    since = utcnow() - GUARD_WINDOW
+    entries = svc.audit.log(action="rag.refuse", limit=GUARD_COUNTED)
+    return sum(1 for e in entries if _moment(e.at) >= since)
+
+
+def _moment(text: str) -> datetime:
+    return as_utc(datetime.fromisoformat(text))
 
 
 # --- prompts --------------------------------------------------------------------------------
@@ -287,9 +310,7 @@ def _diff_view(svc: Services, key: str, spec: str) -> DiffView:
             f"production..3. Got {spec!r} instead."
         )
     found = svc.prompts.diff(key, old.strip(), new.strip())
-    return DiffView(
-        found["from"], found["to"], _diff_lines(found["template"]), found["changed"]
-    )
+    return DiffView(found["from"], found["to"], _diff_lines(found["template"]), found["changed"])
 
 
 def _diff_lines(text: str) -> list[DiffLine]:
@@ -401,6 +422,19 @@ def _score(text: str) -> int | None:
     return scores[text.strip()]
 
 
+@dataclass(frozen=True)
+class RetrievedDocument:
+    """A document a retrieval of the trace returned; ``document`` is None when the viewer
+    may not read it (or it is no longer indexed): then neither its path nor its title is
+    shown."""
+
+    rank: int
+    document_id: str
+    score: float | None
+    collection: str  # project/name
+    document: Document | None
+
+
 def _trace_response(
     request: Request,
     svc: Services,
@@ -409,8 +443,14 @@ def _trace_response(
     form_error: str | None = None,
 ) -> HTMLResponse:
     found = svc.tracing.get(trace_id)
-    trace = found["trace"]
-    spans = found["spans"]
+    trace, spans, feedback = found["trace"], found["spans"], found["feedback"]
+    events = _trace_events(svc, trace)
+    if any(e.stage == "output" and e.action == "block" and e.enforced for e in events or []):
+        spans = _without(spans, OUTPUT_KEYS, BLOCKED)
+    retrieved = _retrieved(svc, spans)
+    withheld = any(r.document is None for r in retrieved)
+    if withheld:
+        trace, spans, feedback = _withhold(trace, spans, feedback)
     page = _llm_page(
         request,
         "trace.html",
@@ -421,14 +461,103 @@ def _trace_response(
         spans=spans,
         waterfall=_waterfall(spans, trace.get("duration_ms")),
         tree=span_tree(spans),
-        events=_trace_events(svc, trace),
-        feedback=found["feedback"],
+        events=events,
+        retrieved=retrieved,
+        rag_notes=_rag_notes(found["attributes"], trace),
+        withheld=withheld,
+        feedback=feedback,
         form=form or {"score": "", "comment": "", "correction": ""},
         form_error=form_error,
     )
     if form_error:
         page.status_code = 422
     return page
+
+
+def _retrieved(svc: Services, spans: list[dict[str, Any]]) -> list[RetrievedDocument]:
+    """The documents the trace's retrieval spans returned, best first, each as the viewer
+    may see it: the RAG service decides (project admins and the document's ACL)."""
+    found = []
+    for span in spans:
+        attributes = span.get("attributes") or {}
+        ids = attributes.get("passline.rag.documents")
+        if span.get("kind") != "retrieval" or not isinstance(ids, list):
+            continue
+        scores = attributes.get("passline.rag.scores") or []
+        source = str(attributes.get(GENAI.DATA_SOURCE) or "").removeprefix("collection:")
+        for rank, document_id in enumerate(ids, 1):
+            score = scores[rank - 1] if rank <= len(scores) else None
+            found.append(
+                RetrievedDocument(
+                    rank, str(document_id), score, source, _readable(svc, str(document_id))
+                )
+            )
+    return found
+
+
+def _readable(svc: Services, document_id: str) -> Document | None:
+    try:
+        return svc.rag.document(document_id)
+    except (NotFound, PermissionDenied):
+        return None
+
+
+def _rag_notes(attributes: Mapping[str, Any], trace: Mapping[str, Any]) -> list[str]:
+    """What retrieval did to the answer, from the trace's attributes. Figures the model
+    made up are counted, never shown: they may be real figures it should not know."""
+    notes = []
+    if attributes.get("passline.rag.refused"):
+        notes.append(
+            "Refused: no passage the asker may read answered the question, so no model "
+            "was called and no guard ran."
+        )
+    if removed := len(attributes.get("passline.rag.ungrounded") or []):
+        notes.append(
+            f"{removed} figure{'s' if removed != 1 else ''} the model wrote "
+            f"{'were' if removed != 1 else 'was'} in no source; the sentences holding "
+            f"{'them' if removed != 1 else 'it'} were removed from the answer."
+        )
+    if proxy := attributes.get("passline.rag.asked_by"):
+        notes.append(f"Asked by {proxy} on behalf of {trace.get('user') or 'another user'}.")
+    return notes
+
+
+#: What a model wrote, and what it was sent, wherever a span keeps them.
+OUTPUT_KEYS = (GENAI.OUTPUT_MESSAGES, "gen_ai.completion", "output.value")
+CONTENT_KEYS = (GENAI.INPUT_MESSAGES, "gen_ai.prompt", "input.value", *OUTPUT_KEYS)
+#: An answer an output guard blocked is shown to nobody: the guard's events say what it
+#: found as types and counts, and that is all the UI shows of it.
+BLOCKED = "withheld: an output guard blocked this answer"
+#: What a model was sent and wrote is withheld from a viewer who may not read a document the
+#: answer drew on: the answer may quote it, the messages name it.
+UNREADABLE = "withheld: drawn from documents you may not read"
+
+
+def _without(spans: list[dict[str, Any]], keys: tuple[str, ...], note: str) -> list[dict[str, Any]]:
+    """The spans with the attributes ``keys`` replaced by ``note``."""
+    return [
+        {
+            **s,
+            "attributes": {
+                k: note if k in keys else v for k, v in (s.get("attributes") or {}).items()
+            },
+        }
+        for s in spans
+    ]
+
+
+def _withhold(
+    trace: dict[str, Any], spans: list[dict[str, Any]], feedback: list[dict[str, Any]]
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The trace without its answer or the messages its model calls were sent, and its
+    feedback without comments and corrections (they may repeat the answer); scores,
+    timings and the question stay."""
+    feedback = [
+        {**f, "comment": UNREADABLE if f.get("comment") else "", "correction": None}
+        for f in feedback
+    ]
+    trace = {**trace, "output_preview": None}
+    return trace, _without(spans, CONTENT_KEYS, UNREADABLE), feedback
 
 
 def _waterfall(spans: list[dict[str, Any]], total_ms: float | None) -> Waterfall | None:
@@ -505,3 +634,107 @@ def guard_page(
         actions=GUARD_ACTIONS,
         projects=projects,
     )
+
+
+# --- collections ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CollectionItem:
+    """A collection as the viewer sees it: the documents they may read (all of them for
+    project admins), their chunks, and when one of those was last indexed."""
+
+    collection: Collection
+    readable: int
+    chunks: int
+    last_indexed: datetime | None
+
+
+@dataclass(frozen=True)
+class DocumentItem:
+    document: Document
+    indexed: datetime  # added, re-indexed or given a new ACL
+    audience: Audience | None  # who was shown it: project admins only
+
+
+@router.get("/collections", response_class=HTMLResponse)
+def collections_page(
+    request: Request, project: str = "", svc: Services = Depends(ui_services)
+) -> HTMLResponse:
+    """Retrieval collections in the projects the caller can see: their documents, chunks
+    and last indexing."""
+    project = project.strip()
+    found = svc.rag.collections(project or None)
+    indexed = {p: _indexed_at(svc, p) for p in {c.project for c in found}}
+    return _llm_page(
+        request,
+        "collections.html",
+        svc,
+        "collections",
+        items=[_collection_item(svc, c, indexed[c.project]) for c in found],
+        project=project,
+        projects=_project_names(svc),
+    )
+
+
+@router.get("/collections/{project}/{name}", response_class=HTMLResponse)
+def collection_page(
+    project: str, name: str, request: Request, svc: Services = Depends(ui_services)
+) -> HTMLResponse:
+    """A collection's documents with their ACLs, each as far as the caller may read it;
+    for project admins, who was shown each document and in which traces."""
+    ref = f"{project}/{name}"
+    collection = svc.rag.collection(ref)  # project viewers; a clear 404 for a wrong name
+    documents = svc.rag.documents(ref)
+    indexed = _indexed_at(svc, project)
+    audiences = _audiences(svc, documents)
+    items = [
+        DocumentItem(d, indexed.get(d.id, d.created_at), audiences.get(d.id) if audiences else None)
+        for d in documents
+    ]
+    named = {g for d in documents for g in d.acl.groups}
+    return _llm_page(
+        request,
+        "collection.html",
+        svc,
+        "collections",
+        collection=collection,
+        items=items,
+        audit_shown=audiences is not None,
+        groups={g.name: g for g in svc.groups.list() if g.name in named},
+        last_indexed=max((i.indexed for i in items), default=None),
+    )
+
+
+def _collection_item(
+    svc: Services, collection: Collection, indexed: Mapping[str, datetime]
+) -> CollectionItem:
+    documents = svc.rag.documents(collection.ref)
+    moments = [indexed.get(d.id, d.created_at) for d in documents]
+    return CollectionItem(
+        collection,
+        len(documents),
+        sum(d.chunks for d in documents),
+        max(moments, default=None),
+    )
+
+
+def _indexed_at(svc: Services, project: str) -> dict[str, datetime]:
+    """When each document of ``project`` was last added, re-indexed or given a new ACL,
+    by document id, from the audit log (a document's own row keeps its first indexing)."""
+    latest: dict[str, datetime] = {}
+    for entry in svc.audit.log(action="rag.document.", project=project, limit=AUDIT_READ):
+        document_id = entry.object.removeprefix("document:")
+        latest.setdefault(document_id, _moment(entry.at))  # newest first
+    return latest
+
+
+def _audiences(svc: Services, documents: list[Document]) -> dict[str, Audience] | None:
+    """Who saw each document, or None when the caller may not know (not a project admin:
+    the RAG service says so)."""
+    if not documents:
+        return None
+    try:
+        return {d.id: svc.rag.who_saw(d.id) for d in documents}
+    except PermissionDenied:
+        return None
