@@ -8,6 +8,7 @@ embedded model itself answers a few of the questions end to end.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -147,3 +148,26 @@ def test_the_embedded_model_tells_alice_no_salary(hr_demo: Workspace) -> None:
         assert not re.search(r"\b\d{2,3},\d{3}\b", answer.text), (question, answer.text)
     leave = alice.rag.ask(COLLECTION, "How many days of annual leave do I get?")
     assert not leave.refused and any(s.path.startswith("policies/") for s in leave.sources)
+
+
+def test_traces_never_show_alice_what_hana_was_told(hr_demo: Workspace, leaky: LeakyModel) -> None:
+    hana = services_as(hr_demo, "hana")
+    asked = hana.rag.ask(COLLECTION, "What is the salary band for grade G4?")
+    hana.tracing.add_feedback(asked.trace_id, -1, "G4 is 64,000 to 78,500 EUR", "64,000-78,500")
+    own = hana.tracing.get(asked.trace_id)
+    assert "64,000" in json.dumps(own)  # the asker, in HR, may read her own answer
+    alice = services_as(hr_demo, "alice")
+    seen = json.dumps(alice.tracing.get(asked.trace_id))
+    assert not [f for f in SALARY_FIGURES if f in seen], seen
+    listed = json.dumps([t.model_dump(mode="json") for t in alice.tracing.list(PROJECT)])
+    assert not [f for f in SALARY_FIGURES if f in listed]
+
+
+def test_an_answer_the_output_guard_blocked_is_stored_nowhere(
+    hr_demo: Workspace, admin: Services, leaky: LeakyModel
+) -> None:
+    alice = services_as(hr_demo, "alice")
+    answer = alice.rag.ask(COLLECTION, "How many days of annual leave do I get?")
+    assert answer.blocked
+    stored = json.dumps(admin.tracing.get(answer.trace_id))  # even for the workspace admin
+    assert not [f for f in SALARY_FIGURES if f in stored], stored

@@ -134,6 +134,9 @@ def test_otlp_json_and_protobuf_land_redacted(svc: Services) -> None:
     more = otlp_json(trace_id, [("c" * 16, "a" * 16, "chat again", {GENAI.INPUT_TOKENS: 3})])
     svc.tracing.ingest_otlp(json.dumps(more).encode(), "application/json", "hr")
     assert svc.tracing.get(trace_id)["trace"]["input_tokens"] == 33
+    # Feedback on an imported trace joins the lineage graph like any other.
+    svc.tracing.add_feedback(trace_id, -1, "wrong model")
+    assert svc.tracing.get(trace_id)["feedback"][0]["score"] == -1
 
     pytest.importorskip("opentelemetry.proto")
     from google.protobuf.json_format import ParseDict

@@ -303,6 +303,7 @@ class LlmService(BaseService):
             verdict = self._guard(project, app, "output", text, trace)
             events += verdict["events"]
             if verdict["action"] == "block":
+                _forget_output(trace)
                 return self._refusal(trace, events, provider.name, version_label, started)
             text = verdict["text"]
         trace.output_preview = text
@@ -624,3 +625,17 @@ def _event(event: Any) -> dict[str, Any]:
     if hasattr(event, "__dict__"):
         return {k: v for k, v in vars(event).items() if not k.startswith("_")}
     return {"event": str(event)}
+
+
+#: What a blocked answer leaves in its trace instead of the text the guard stopped.
+BLOCKED_OUTPUT = "[blocked by an output guard]"
+
+
+def _forget_output(trace: Trace) -> None:
+    """An answer an output guard blocked is stored nowhere, not even in its model span: the
+    guard's events say what it found, as types and counts."""
+    for span in trace.spans:
+        if GENAI.OUTPUT_MESSAGES in span.attributes:
+            span.attributes[GENAI.OUTPUT_MESSAGES] = json.dumps(
+                [{"role": "assistant", "content": BLOCKED_OUTPUT}]
+            )

@@ -19,7 +19,7 @@ from passline.core.clock import as_utc, utcnow
 from passline.core.entities import Entity
 from passline.core.ids import new_id
 from passline.core.roles import Role
-from passline.errors import InvalidInput, NotFound
+from passline.errors import InvalidInput, NotFound, PermissionDenied
 from passline.llm.tracing import GENAI, Trace
 from passline.services.base import BaseService
 from passline.services.lineage import ensure_node, insert_ignore
@@ -240,7 +240,15 @@ class TraceService(BaseService):
                 query = query.where(TraceRow.started_at >= since)
             rows = session.execute(query.order_by(TraceRow.started_at.desc()).limit(limit)).all()
             labels = self._version_labels(session, {r.prompt_version_id for r, _ in rows})
-            return [_summary(r, p, labels) for r, p in rows]
+            retrieved = self._retrieved(session, [r.id for r, _ in rows])
+        summaries = [_summary(r, p, labels) for r, p in rows]
+        hidden = self._unreadable({d for ids in retrieved.values() for d in ids})
+        return [
+            s.model_copy(update={"output_preview": UNREADABLE})
+            if hidden & retrieved.get(s.id, set())
+            else s
+            for s in summaries
+        ]
 
     def get(self, trace_id: str) -> dict[str, Any]:
         """A trace with its spans (in start order), feedback and the documents it retrieved."""
@@ -273,12 +281,44 @@ class TraceService(BaseService):
                 .all()
             )
             labels = self._version_labels(session, {row.prompt_version_id})
-            return {
+            found = {
                 "trace": _summary(row, project, labels).model_dump(mode="json"),
                 "attributes": row.attributes or {},
                 "spans": [_span_out(s, row.started_at) for s in spans],
                 "feedback": [_feedback(f, labels).model_dump(mode="json") for f in feedback],
             }
+            retrieved = self._retrieved(session, [trace_id]).get(trace_id, set())
+        if self._unreadable(retrieved):
+            _withhold(found)
+        return found
+
+    def _retrieved(self, session: Any, trace_ids: list[str]) -> dict[str, set[str]]:
+        """The documents each trace's retrievals returned."""
+        found: dict[str, set[str]] = {}
+        if not trace_ids:
+            return found
+        rows = session.execute(
+            select(SpanRow.trace_id, SpanRow.attributes).where(
+                SpanRow.trace_id.in_(trace_ids), SpanRow.kind == "retrieval"
+            )
+        )
+        for trace_id, attributes in rows:
+            ids = (attributes or {}).get("passline.rag.documents") or []
+            found.setdefault(trace_id, set()).update(str(d) for d in ids)
+        return found
+
+    def _unreadable(self, documents: set[str]) -> set[str]:
+        """The documents the caller may not read (the RAG service decides, by ACL)."""
+        if not documents:
+            return set()
+        rag = self.ws.services(self.ctx).rag
+        hidden = set()
+        for document in documents:
+            try:
+                rag.document(document)
+            except (NotFound, PermissionDenied):
+                hidden.add(document)
+        return hidden
 
     def _check_visible(self, session: Any, row: TraceRow, project: str | None) -> None:
         if project is not None:
@@ -346,6 +386,8 @@ class TraceService(BaseService):
                 at=utcnow(),
             )
             session.add(item)
+            # A trace that came in over OTLP has no node yet: the edge needs both ends.
+            ensure_node(session, f"trace:{trace_id}", row.name, row.project_id)
             ensure_node(
                 session, f"feedback:{item.id}", f"feedback {score or ''}".strip(), row.project_id
             )
@@ -599,3 +641,32 @@ def _merge_totals(session: Any, trace_id: str, extra: dict[str, Any]) -> None:
         row.duration_ms = (as_utc(row.ended_at) - as_utc(row.started_at)).total_seconds() * 1000
     if extra["status"] == "error":
         row.status = "error"
+
+
+#: What a viewer who may not read a document a trace retrieved sees of its content.
+UNREADABLE = "[withheld: drawn from documents you may not read]"
+_WITHHELD_KEYS = (
+    "gen_ai.input.messages",
+    "gen_ai.output.messages",
+    "gen_ai.prompt",
+    "gen_ai.completion",
+    "input.value",
+    "output.value",
+)
+
+
+def _withhold(found: dict[str, Any]) -> None:
+    """A trace is readable by every viewer of its project, more people than may read the
+    documents its retrieval returned: for a viewer who may not read one of them, the answer,
+    what the model was sent and wrote, and feedback comments (which may quote the answer)
+    are withheld. The question, timings, tokens and scores stay."""
+    found["trace"]["output_preview"] = UNREADABLE
+    for span in found["spans"]:
+        attributes = span.get("attributes") or {}
+        for key in _WITHHELD_KEYS:
+            if key in attributes:
+                attributes[key] = UNREADABLE
+    for feedback in found["feedback"]:
+        if feedback.get("comment"):
+            feedback["comment"] = UNREADABLE
+        feedback["correction"] = None
