@@ -10,6 +10,8 @@ nothing is checked (traces still store redacted text).
 
 from __future__ import annotations
 
+import json
+import threading
 from datetime import datetime
 from typing import Any, Literal
 
@@ -148,7 +150,7 @@ class GuardService(BaseService):
         with self.db.read() as session:
             row = self._require(session, project, Role.VIEWER, "run guard checks")
             stored = session.get(GuardPolicyRow, (row.id, app))
-            policy = GuardPolicy.parse(stored.policy) if stored else GuardPolicy()
+            policy = _parsed(stored.policy) if stored else GuardPolicy()
             user = user or self.actor_name
             groups = self._groups(session, user)
             project_ref = (row.id, row.name)
@@ -322,3 +324,19 @@ def _check(outcome: GuardOutcome) -> GuardCheck:
         durations_ms=outcome.durations_ms,
         duration_ms=outcome.duration_ms,
     )
+
+
+_PARSED: dict[str, GuardPolicy] = {}
+_PARSED_LOCK = threading.Lock()
+
+
+def _parsed(stored: dict[str, Any]) -> GuardPolicy:
+    """A stored policy, validated once per distinct content rather than on every check
+    (validation compiles its JSON schemas: milliseconds a question)."""
+    key = json.dumps(stored, sort_keys=True, default=str)
+    with _PARSED_LOCK:
+        if key not in _PARSED:
+            if len(_PARSED) > 256:
+                _PARSED.clear()
+            _PARSED[key] = GuardPolicy.parse(stored)
+        return _PARSED[key]

@@ -291,13 +291,14 @@ class LlmService(BaseService):
             routed_by, model = model, self._route(row.config, chat)
         provider, info = self.provider(model)
         namespace = _namespace(provider.name, settings, json_schema, version_label)
-        hit = self._cache_get(namespace, chat, question) if cache else None
+        lookup = _Lookup(namespace, chat, question)
+        hit = self._cache_get(lookup) if cache else None
         if hit is not None:
             result, kind = hit
         else:
             result, kind = self._call(trace, provider, chat, settings, json_schema, info), None
             if cache:
-                self._cache_put(namespace, chat, question, result)
+                self._cache_put(lookup, result)
         text = result.text
         if guard:
             verdict = self._guard(project, app, "output", text, trace)
@@ -442,19 +443,17 @@ class LlmService(BaseService):
 
     # -- cache ----------------------------------------------------------------------------------
 
-    def _cache_get(
-        self, namespace: str, chat: list[Message], question: str
-    ) -> tuple[ChatResult, str] | None:
-        digest = _digest(chat)
+    def _cache_get(self, lookup: _Lookup) -> tuple[ChatResult, str] | None:
         with self.db.read() as session:
             row = session.execute(
                 select(LlmCacheRow).where(
-                    LlmCacheRow.namespace == namespace, LlmCacheRow.key_digest == digest
+                    LlmCacheRow.namespace == lookup.namespace,
+                    LlmCacheRow.key_digest == lookup.digest,
                 )
             ).scalar_one_or_none()
         kind = "exact" if row is not None else None
-        if row is None and len(chat) <= 2:  # semantic hits only for single questions
-            row = self._semantic(namespace, question)
+        if row is None and len(lookup.chat) <= 2:  # semantic hits only for single questions
+            row = self._semantic(lookup)
             kind = "semantic" if row is not None else None
         if row is None:
             _CACHE_STATS["misses"] += 1
@@ -475,47 +474,40 @@ class LlmService(BaseService):
             data=data.get("data"),
         ), str(kind)
 
-    def _semantic(self, namespace: str, question: str) -> LlmCacheRow | None:
-        from passline.llm.embeddings import embedder
-
-        ids, matrix = self._semantic_index(namespace)
-        if not ids:
+    def _semantic(self, lookup: _Lookup) -> LlmCacheRow | None:
+        index = self._semantic_index(lookup.namespace)
+        vector = lookup.vector()
+        if vector is None:
             return None
-        vector = embedder().embed([question])[0]
-        scores = matrix @ vector
-        best = int(np.argmax(scores))
-        if scores[best] < SEMANTIC_THRESHOLD:
+        found = index.nearest(vector)
+        if found is None or found[1] < SEMANTIC_THRESHOLD:
             return None
         with self.db.read() as session:
-            return session.get(LlmCacheRow, ids[best])
+            return session.get(LlmCacheRow, found[0])  # None if the entry was deleted
 
-    def _semantic_index(self, namespace: str) -> tuple[list[str], np.ndarray]:
-        """The namespace's question vectors, re-read when the cache gained entries."""
-        with self.db.read() as session:
-            rows = session.execute(
-                select(LlmCacheRow.id, LlmCacheRow.response)
-                .where(LlmCacheRow.namespace == namespace)
-                .order_by(LlmCacheRow.created_at.desc())
-                .limit(5000)
-            ).all()
-        vectors = [(i, r["embedding"]) for i, r in rows if r.get("embedding")]
-        if not vectors:
-            return [], np.zeros((0, 384), dtype=np.float32)
-        return [i for i, _ in vectors], np.asarray([v for _, v in vectors], dtype=np.float32)
+    def _semantic_index(self, namespace: str) -> SemanticIndex:
+        """The namespace's question vectors, kept in memory and topped up with the entries
+        written since the last look (by any process): one small query per lookup instead
+        of re-reading thousands of vectors."""
+        with _SEMANTIC_LOCK:
+            index = _SEMANTIC.setdefault(self.ws, {}).setdefault(namespace, SemanticIndex())
+        with index.lock:
+            query = select(LlmCacheRow.id, LlmCacheRow.response, LlmCacheRow.created_at).where(
+                LlmCacheRow.namespace == namespace
+            )
+            if index.seen_until is not None:
+                query = query.where(LlmCacheRow.created_at >= index.seen_until)
+            with self.db.read() as session:
+                rows = session.execute(query.order_by(LlmCacheRow.created_at)).all()
+            index.add(rows)
+        return index
 
-    def _cache_put(
-        self, namespace: str, chat: list[Message], question: str, result: ChatResult
-    ) -> None:
+    def _cache_put(self, lookup: _Lookup, result: ChatResult) -> None:
         from passline.guard import redact_text
 
-        embedding = None
-        if len(chat) <= 2:
-            try:
-                from passline.llm.embeddings import embedder
-
-                embedding = embedder().embed([question])[0].round(5).tolist()
-            except Exception:  # noqa: BLE001 - no embeddings installed: exact cache only
-                embedding = None
+        namespace, chat, question = lookup.namespace, lookup.chat, lookup.question
+        vector = lookup.vector() if len(chat) <= 2 else None
+        embedding = None if vector is None else vector.round(5).tolist()
         response = {
             "text": result.text,
             "model": result.model,
@@ -533,7 +525,7 @@ class LlmService(BaseService):
                     {
                         "id": new_id("llc"),
                         "namespace": namespace,
-                        "key_digest": _digest(chat),
+                        "key_digest": lookup.digest,
                         "request_text": redact_text(question)[:2000],
                         "response": response,
                         "hits": 0,
@@ -639,3 +631,57 @@ def _forget_output(trace: Trace) -> None:
             span.attributes[GENAI.OUTPUT_MESSAGES] = json.dumps(
                 [{"role": "assistant", "content": BLOCKED_OUTPUT}]
             )
+
+
+class _Lookup:
+    """One request's cache keys; the question is embedded at most once per request."""
+
+    def __init__(self, namespace: str, chat: list[Message], question: str) -> None:
+        self.namespace, self.chat, self.question = namespace, chat, question
+        self.digest = _digest(chat)
+        self._vector: np.ndarray | None = None
+        self._embedded = False
+
+    def vector(self) -> np.ndarray | None:
+        if not self._embedded:
+            self._embedded = True
+            try:
+                from passline.llm.embeddings import embedder
+
+                self._vector = embedder().embed([self.question])[0]
+            except Exception:  # noqa: BLE001 - no embeddings installed: exact cache only
+                self._vector = None
+        return self._vector
+
+
+class SemanticIndex:
+    """The question vectors of one cache namespace, newest :data:`SEMANTIC_ENTRIES` kept."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.ids: list[str] = []
+        self.matrix = np.zeros((0, 384), dtype=np.float32)
+        self.seen_until: Any = None
+
+    def add(self, rows: Any) -> None:
+        known = set(self.ids[-64:])  # rows at the boundary instant come back once more
+        new = [(i, r["embedding"], at) for i, r, at in rows if i not in known]
+        if rows:
+            self.seen_until = max(at for _, _, at in rows)
+        vectors = [(i, v) for i, v, _ in new if v]
+        if vectors:
+            self.ids = (self.ids + [i for i, _ in vectors])[-SEMANTIC_ENTRIES:]
+            added = np.asarray([v for _, v in vectors], dtype=np.float32)
+            self.matrix = np.vstack([self.matrix, added])[-SEMANTIC_ENTRIES:]
+
+    def nearest(self, vector: np.ndarray) -> tuple[str, float] | None:
+        if not self.ids:
+            return None
+        scores = self.matrix @ vector
+        best = int(np.argmax(scores))
+        return self.ids[best], float(scores[best])
+
+
+SEMANTIC_ENTRIES = 5000
+_SEMANTIC: dict[Any, dict[str, SemanticIndex]] = {}
+_SEMANTIC_LOCK = threading.Lock()
