@@ -368,7 +368,7 @@ def test_a_trace_shows_question_answer_spans_guard_events_and_documents(
     text = text_of(page)
     assert "Which leave policy covers payroll questions?" in text
     assert "81,200" not in text  # the leak was blocked: not in the answer, not in a span
-    assert "withheld: an output guard blocked this answer" in text
+    assert "[blocked by an output guard]" in text  # the service kept only this
     assert re.search(r'<pre class="text" id="output-preview">[^<]+</pre>', page)
     waterfall = re.search(r'<svg class="waterfall".*?</svg>', page, re.S)
     assert waterfall and waterfall.group(0).count('<g class="span') == len(found["spans"])

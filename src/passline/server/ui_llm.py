@@ -445,12 +445,10 @@ def _trace_response(
     found = svc.tracing.get(trace_id)
     trace, spans, feedback = found["trace"], found["spans"], found["feedback"]
     events = _trace_events(svc, trace)
-    if any(e.stage == "output" and e.action == "block" and e.enforced for e in events or []):
-        spans = _without(spans, OUTPUT_KEYS, BLOCKED)
     retrieved = _retrieved(svc, spans)
+    # The tracing service has already withheld what this viewer may not read; the page
+    # says why the answer is missing.
     withheld = any(r.document is None for r in retrieved)
-    if withheld:
-        trace, spans, feedback = _withhold(trace, spans, feedback)
     page = _llm_page(
         request,
         "trace.html",
@@ -520,44 +518,6 @@ def _rag_notes(attributes: Mapping[str, Any], trace: Mapping[str, Any]) -> list[
     if proxy := attributes.get("passline.rag.asked_by"):
         notes.append(f"Asked by {proxy} on behalf of {trace.get('user') or 'another user'}.")
     return notes
-
-
-#: What a model wrote, and what it was sent, wherever a span keeps them.
-OUTPUT_KEYS = (GENAI.OUTPUT_MESSAGES, "gen_ai.completion", "output.value")
-CONTENT_KEYS = (GENAI.INPUT_MESSAGES, "gen_ai.prompt", "input.value", *OUTPUT_KEYS)
-#: An answer an output guard blocked is shown to nobody: the guard's events say what it
-#: found as types and counts, and that is all the UI shows of it.
-BLOCKED = "withheld: an output guard blocked this answer"
-#: What a model was sent and wrote is withheld from a viewer who may not read a document the
-#: answer drew on: the answer may quote it, the messages name it.
-UNREADABLE = "withheld: drawn from documents you may not read"
-
-
-def _without(spans: list[dict[str, Any]], keys: tuple[str, ...], note: str) -> list[dict[str, Any]]:
-    """The spans with the attributes ``keys`` replaced by ``note``."""
-    return [
-        {
-            **s,
-            "attributes": {
-                k: note if k in keys else v for k, v in (s.get("attributes") or {}).items()
-            },
-        }
-        for s in spans
-    ]
-
-
-def _withhold(
-    trace: dict[str, Any], spans: list[dict[str, Any]], feedback: list[dict[str, Any]]
-) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
-    """The trace without its answer or the messages its model calls were sent, and its
-    feedback without comments and corrections (they may repeat the answer); scores,
-    timings and the question stay."""
-    feedback = [
-        {**f, "comment": UNREADABLE if f.get("comment") else "", "correction": None}
-        for f in feedback
-    ]
-    trace = {**trace, "output_preview": None}
-    return trace, _without(spans, CONTENT_KEYS, UNREADABLE), feedback
 
 
 def _waterfall(spans: list[dict[str, Any]], total_ms: float | None) -> Waterfall | None:
