@@ -13,9 +13,12 @@ from typing import Any
 from rich.console import Console, RenderableType
 
 from bench import artifacts, data, metadata, registry, report
+from bench import backlog as backlog_bench
 from bench import drift as drift_bench
+from bench import evaluation as evaluation_bench
 from bench import llmops as llmops_bench
 from bench import pii as pii_bench
+from bench import redteam as redteam_bench
 from bench import serving as serving_bench
 from bench.workspaces import scrub_passline_env
 
@@ -58,6 +61,9 @@ BENCHMARKS: dict[str, Benchmark] = {
     "drift": drift_bench.run_benchmark,
     "pii": pii_bench.run_benchmark,
     "llmops": llmops_bench.run_benchmark,
+    "evaluation": evaluation_bench.run_benchmark,
+    "redteam": redteam_bench.run_benchmark,
+    "backlog": backlog_bench.run_benchmark,
 }
 
 

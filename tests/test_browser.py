@@ -23,7 +23,7 @@ import uvicorn
 from passline.demo import DemoSummary, run_demo
 from passline.server.app import create_app
 from passline.server.ui import BLOCKS
-from passline.services.workspace import Workspace
+from passline.services.workspace import Services, Workspace
 from passline.settings import Settings
 from tests.test_ui_data import PROJECT, Shop, populate
 from tests.test_ui_models import ModelWorld, populate_models
@@ -55,6 +55,7 @@ class LiveServer:
     models: ModelWorld
     serving: ServingWorld
     trace_id: str  # a question answered with a retrieval and a model call
+    eval_run: str  # an evaluation run of three cases, one of them wrong
 
 
 def _free_port() -> int:
@@ -84,7 +85,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     seconds); the tests only read it."""
     tmp_path = tmp_path_factory.mktemp("browser")
     workspace = Workspace.open(Settings(home=tmp_path / "home"))
-    demo = run_demo(workspace)
+    demo = run_demo(workspace, evaluations=False)
     admin = workspace.services(workspace.local_context("sdk"))
     shop = populate(admin, tmp_path)
     admin.identity.create_user("vera", "Vera Viewer")
@@ -99,6 +100,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     with trace.span("chat", kind="chat", **{"gen_ai.usage.input_tokens": 42}):
         time.sleep(0.01)
     trace_id = admin.tracing.save(trace)
+    eval_run = _evaluation_run(admin)
     port = _free_port()
     config = uvicorn.Config(
         create_app(workspace=workspace), host="127.0.0.1", port=port, log_level="warning"
@@ -109,11 +111,23 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_healthy(url, thread)
-        yield LiveServer(url, demo, shop, viewer_token, models, serving, trace_id)
+        yield LiveServer(url, demo, shop, viewer_token, models, serving, trace_id, eval_run)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
         workspace.close()
+
+
+def _evaluation_run(admin: Services) -> str:
+    from passline.evaluation.targets import FunctionTarget
+
+    cases = [
+        {"id": f"c{i}", "question": f"What is {i} + {i}?", "expected": str(2 * i)}
+        for i in (1, 2, 3)
+    ]
+    admin.evaluation.create_suite("retail-demand/sums", cases, ["contains"])
+    answers = {"c1": "2", "c2": "4", "c3": "7"}
+    return admin.evaluation.run("retail-demand/sums", FunctionTarget(lambda c: answers[c.id])).id
 
 
 @pytest.fixture
@@ -498,3 +512,19 @@ def test_llm_pages_in_a_real_browser(live_server: LiveServer, page: Page) -> Non
     expect(feedback).to_contain_text("Clear and right")
     expect(feedback.locator(".badge.up")).to_be_visible()
     screenshot(page, "trace")
+
+
+def test_evaluation_pages_in_a_real_browser(live_server: LiveServer, page: Page) -> None:
+    from playwright.sync_api import expect
+
+    server, run_id = live_server, live_server.eval_run
+    log_in(page, server)
+    page.goto(f"{server.url}/llm")
+    page.get_by_role("navigation", name="LLM pages").get_by_role("link", name="Evaluations").click()
+    page.wait_for_url(f"{server.url}/evals")
+    page.locator(f"#run-{run_id}").get_by_role("link", name=run_id).click()
+    page.wait_for_url(f"{server.url}/evals/runs/{run_id}")
+    expect(page.locator("table.cases tbody tr")).to_have_count(3)
+    expect(page.locator("#case-c3")).to_contain_text("fail")
+    expect(page.locator("#scorer-contains")).to_contain_text("0.67")
+    screenshot(page, "eval-run")

@@ -111,7 +111,7 @@ def test_audit_verify_fails_after_a_row_is_edited_by_hand(
 ) -> None:
     import sqlite3
 
-    run(capsys, "demo")
+    run(capsys, "demo", "--quick")
     assert run(capsys, "audit", "verify")[0] == 0
     with sqlite3.connect(home / "passline.db") as db:
         db.execute("UPDATE audit_events SET actor = 'mallory' WHERE seq = 5")
@@ -138,10 +138,11 @@ def test_unreachable_database_names_the_url_without_password(
 def test_console_script_runs_for_real(tmp_path: Path) -> None:
     env = {**os.environ, "PASSLINE_HOME": str(tmp_path / "ws")}
     exe = Path(sys.executable).with_name("passline")
-    done = subprocess.run([str(exe), "demo"], env=env, capture_output=True, text=True, timeout=120)
+    command = [str(exe), "demo", "--quick"]  # the whole demo is measured by make demo
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr
     assert "token:" in done.stdout and "http://127.0.0.1:8765/login" in done.stdout
-    again = subprocess.run([str(exe), "demo"], env=env, capture_output=True, text=True, timeout=120)
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
     assert again.returncode == 0, again.stderr
     health = subprocess.run(
         [str(exe), "up", "--get", "/api/v1/health"],

@@ -114,6 +114,10 @@ LAYERS = {
     "rag": 3,
     "guard": 3,  # pure components: errors, core, data (and llm, not layered yet)
     "services": 4,
+    "evaluation": 4,  # scorers, targets and runs: beside the services they call
+    "redteam": 4,  # probes, detectors, attacks: on evaluation's targets, beside the services
+    "backlog": 3,  # drafting rules, grounding, Jira formats: pure components on core and rag
+    "gates": 3,  # criterion types, gate files, acceptance criteria: pure, on errors and core
     "sdk": 5,
     "server": 5,
     "demo": 5,
@@ -122,6 +126,10 @@ LAYERS = {
     "demo_models": 5,
     "demo_serving": 5,
     "demo_llm": 5,
+    "demo_eval": 5,
+    "demo_redteam": 5,
+    "demo_backlog": 5,
+    "demo_gates": 5,
     "serving": 5,
     "cli": 6,
 }

@@ -59,10 +59,21 @@ def test_errors_are_the_same_on_both_transports(sdk: Client) -> None:
 def test_every_operation_is_offered_by_the_client() -> None:
     """Plain operations are Client methods; dotted ones (datasets.*, sources.*) are called
     by the namespaced APIs in sdk/datasets.py."""
-    from passline.sdk import datasets, guard, llm, rag, serving, tracking
+    from passline.sdk import (
+        backlog,
+        datasets,
+        evaluation,
+        gates,
+        guard,
+        llm,
+        rag,
+        redteam,
+        serving,
+        tracking,
+    )
 
     methods = {name for name in dir(Client) if not name.startswith("_")}
-    modules = (datasets, tracking, serving, rag, guard, llm)
+    modules = (datasets, tracking, serving, rag, guard, llm, evaluation, redteam, backlog, gates)
     namespaced = "".join(Path(m.__file__).read_text() for m in modules)
     for op in OPERATIONS:
         assert op in methods or f'"{op}"' in namespaced, op

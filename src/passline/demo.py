@@ -62,7 +62,10 @@ class DemoSummary:
         console.print(f"  open:      {url}/login and paste the token")
 
 
-def run_demo(workspace: Workspace) -> DemoSummary:
+def run_demo(workspace: Workspace, evaluations: bool = True) -> DemoSummary:
+    """The demo workspace. ``evaluations=False`` leaves out the evaluation and red-team
+    runs (two minutes of the embedded model) and the release gate (it moves the retail
+    alias): the UI tests build their own."""
     svc = workspace.services(workspace.local_context("cli"))
     summary = DemoSummary(admin=svc.ctx.actor.name)
     for name, description in PROJECTS.items():
@@ -85,6 +88,18 @@ def run_demo(workspace: Workspace) -> DemoSummary:
     from passline.demo_llm import hr_assistant_demo
 
     summary.models += hr_assistant_demo(workspace, svc, workspace.settings.home)
+    if evaluations:
+        from passline.demo_eval import evaluation_demo
+        from passline.demo_redteam import redteam_demo
+
+        summary.models += evaluation_demo(workspace, svc, workspace.settings.home)
+        summary.models += redteam_demo(workspace, svc, workspace.settings.home)
+        from passline.demo_gates import gates_demo
+
+        summary.models += gates_demo(workspace, svc, workspace.settings.home)
+    from passline.demo_backlog import backlog_demo
+
+    summary.models += backlog_demo(workspace, svc, workspace.settings.home)
     summary.token = svc.identity.create_token("demo-login", ttl_days=7).secret
     return summary
 

@@ -10,14 +10,18 @@ from rich.markup import escape
 from passline.cli import (
     artifacts,
     audit,
+    backlog,
     data,
     db,
+    evaluation,
+    gates,
     guard,
     lineage,
     llm,
     models,
     projects,
     rag,
+    redteam,
     runs,
     server,
     serving,
@@ -72,6 +76,12 @@ app.add_typer(guard.app, name="guard")
 app.add_typer(llm.llm_app, name="llm")
 app.add_typer(llm.prompts_app, name="prompts")
 app.add_typer(llm.traces_app, name="traces")
+app.add_typer(evaluation.app, name="eval")
+app.add_typer(redteam.app, name="redteam")
+app.add_typer(gates.app, name="gate")
+app.command("maturity")(gates.maturity)
+audit.app.command("pack")(gates.audit_pack)
+app.add_typer(backlog.app, name="backlog")
 app.command("serve")(serving.serve)
 app.command("labels")(serving.labels)
 app.command("up")(server.up)

@@ -124,14 +124,22 @@ def init(ctx: typer.Context) -> None:
     workspace.close()
 
 
-def demo(ctx: typer.Context) -> None:
+def demo(
+    ctx: typer.Context,
+    quick: bool = typer.Option(
+        False,
+        "--quick",
+        help="Leave out the evaluation, red-team and release-gate runs (about two minutes "
+        "of the embedded model).",
+    ),
+) -> None:
     """Fill the workspace with the demo projects and print how to log in."""
     from passline.demo import run_demo
 
     settings = _settings(ctx)
     workspace = Workspace.open(settings)
     try:
-        summary = run_demo(workspace)
+        summary = run_demo(workspace, evaluations=not quick)
     finally:
         workspace.close()
     summary.print(console, settings.server_url)

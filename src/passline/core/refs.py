@@ -37,6 +37,19 @@ KNOWN_KINDS = frozenset(
         "gate_evaluation",
         "feedback",
         "external",
+        # evaluation (0007): suites, their versions, runs, and what runs evaluate
+        "eval_suite",
+        "eval_suite_version",
+        "eval_run",
+        "llm_model",
+        "collection",
+        # red teaming (0008): runs and their attempts (a finding becomes an eval case)
+        "redteam_run",
+        "redteam_attempt",
+        # release gates (0009): gates (their checks are gate_evaluation), and the guard
+        # policies a gate reads as evidence
+        "gate",
+        "guard_policy",
     }
 )
 _KIND = re.compile(r"^[a-z][a-z0-9_]{0,39}$")

@@ -32,11 +32,15 @@ from passline.core.entities import (
     TokenInfo,
     User,
 )
+from passline.sdk.backlog import BacklogAPI
 from passline.sdk.datasets import DatasetsAPI, SourcesAPI
+from passline.sdk.evaluation import EvaluationAPI
+from passline.sdk.gates import GatesAPI, MaturityAPI
 from passline.sdk.guard import GuardAPI
 from passline.sdk.llm import LlmAPI, PromptsAPI, TracesAPI
 from passline.sdk.operations import OPERATIONS
 from passline.sdk.rag import GroupsAPI, RagAPI
+from passline.sdk.redteam import RedteamAPI
 from passline.sdk.serving import EndpointsAPI, MonitoringAPI
 from passline.sdk.tracking import ActiveRun, ModelsAPI, RunsAPI
 from passline.sdk.transports import HttpTransport, LocalTransport, Transport
@@ -76,6 +80,11 @@ class Client:
         self.llm = LlmAPI(self)
         self.prompts = PromptsAPI(self)
         self.traces = TracesAPI(self)
+        self.evaluation = EvaluationAPI(self)
+        self.redteam = RedteamAPI(self)
+        self.gates = GatesAPI(self)
+        self.maturity = MaturityAPI(self)
+        self.backlog = BacklogAPI(self)
 
     def start_run(
         self,

@@ -260,4 +260,66 @@ OPERATIONS: dict[str, Operation] = {
     "guards.check": Operation("guards", "check", "POST", "/guard/check"),
     "guards.scan": Operation("guards", "scan", "POST", "/guard/scan"),
     "guards.events": Operation("guards", "events", "GET", "/guard/events"),
+    # evaluation: {suite} is project/name, optionally @N (two path segments on the wire)
+    "eval.scorers": Operation("evaluation", "scorers", "GET", "/eval/scorers"),
+    "eval.suites": Operation("evaluation", "suites", "GET", "/eval/suites"),
+    "eval.create_suite": Operation("evaluation", "create_suite", "POST", "/eval/suites"),
+    "eval.suite": Operation("evaluation", "suite", "GET", "/eval/suites/{suite}"),
+    "eval.suite_versions": Operation(
+        "evaluation", "suite_versions", "GET", "/eval/suites/{suite}/versions"
+    ),
+    "eval.add_cases": Operation("evaluation", "add_cases", "POST", "/eval/suites/{suite}/cases"),
+    "eval.case_from_trace": Operation(
+        "evaluation", "case_from_trace", "POST", "/eval/suites/{suite}/cases:from-trace"
+    ),
+    "eval.run": Operation("evaluation", "run", "POST", "/eval/runs"),
+    "eval.runs": Operation("evaluation", "runs", "GET", "/eval/runs"),
+    "eval.get_run": Operation("evaluation", "get_run", "GET", "/eval/runs/{run_id}"),
+    "eval.label_run": Operation(
+        "evaluation", "label_run", "PUT", "/eval/runs/{run_id}/labels/{label}"
+    ),
+    "eval.compare": Operation("evaluation", "compare", "POST", "/eval/compare"),
+    "eval.online_evaluate": Operation(
+        "evaluation", "online_evaluate", "POST", "/projects/{project}/eval/online"
+    ),
+    "eval.hallucination_rate": Operation(
+        "evaluation", "hallucination_rate", "GET", "/projects/{project}/eval/online"
+    ),
+    "eval.schedule_online": Operation(
+        "evaluation", "schedule_online", "PUT", "/projects/{project}/eval/online/schedule"
+    ),
+    # red teaming
+    "redteam.probes": Operation("redteam", "probes", "GET", "/redteam/probes"),
+    "redteam.run": Operation("redteam", "run", "POST", "/redteam/runs"),
+    "redteam.runs": Operation("redteam", "runs", "GET", "/redteam/runs"),
+    "redteam.get_run": Operation("redteam", "get_run", "GET", "/redteam/runs/{run_id}"),
+    "redteam.attempt": Operation("redteam", "attempt", "GET", "/redteam/attempts/{attempt_id}"),
+    "redteam.to_case": Operation(
+        "redteam", "to_case", "POST", "/redteam/attempts/{attempt_id}/case"
+    ),
+    # release gates and the maturity scorecard
+    "gates.types": Operation("gates", "types", "GET", "/gates/types"),
+    "gates.acceptance": Operation("gates", "acceptance", "GET", "/gates/acceptance-criteria"),
+    "gates.create": Operation("gates", "create", "POST", "/projects/{project}/gates"),
+    "gates.list": Operation("gates", "list", "GET", "/projects/{project}/gates"),
+    "gates.get": Operation("gates", "get", "GET", "/projects/{project}/gates/{name}"),
+    "gates.check": Operation("gates", "check", "POST", "/projects/{project}/gates/{name}/check"),
+    "gates.evaluations": Operation(
+        "gates", "evaluations", "GET", "/projects/{project}/gates/{name}/evaluations"
+    ),
+    "gates.audit_pack": Operation("gates", "audit_pack", "GET", "/audit-pack"),
+    "maturity.scorecard": Operation("maturity", "scorecard", "GET", "/maturity"),
+    # backlog
+    "backlog.draft": Operation("backlog", "draft", "POST", "/backlog/drafts"),
+    "backlog.batches": Operation("backlog", "batches", "GET", "/backlog/batches"),
+    "backlog.batch": Operation("backlog", "batch", "GET", "/backlog/batches/{batch_id}"),
+    "backlog.stories": Operation("backlog", "stories", "GET", "/backlog/stories"),
+    "backlog.story": Operation("backlog", "story", "GET", "/backlog/stories/{story_id}"),
+    "backlog.accept": Operation("backlog", "accept", "POST", "/backlog/stories/{story_id}/accept"),
+    "backlog.reject": Operation("backlog", "reject", "POST", "/backlog/stories/{story_id}/reject"),
+    "backlog.edit": Operation("backlog", "edit", "PATCH", "/backlog/stories/{story_id}"),
+    "backlog.export": Operation("backlog", "export", "GET", "/backlog/export"),
+    "backlog.import_stories": Operation("backlog", "import_stories", "POST", "/backlog/import"),
+    "backlog.analyse": Operation("backlog", "analyse", "GET", "/backlog/analysis"),
+    "backlog.summary": Operation("backlog", "summary", "POST", "/backlog/summary"),
 }

@@ -15,13 +15,17 @@ from passline.server.errors import install_error_handlers
 from passline.server.routers import (
     artifacts,
     audit,
+    backlog,
     datasets,
+    evaluation,
+    gates,
     guard,
     identity,
     lineage,
     llm,
     projects,
     rag,
+    redteam,
     registry,
     serving,
     tracking,
@@ -55,10 +59,14 @@ def create_app(settings: Settings | None = None, workspace: Workspace | None = N
     app.include_router(llm.openai_router)  # OTLP /v1/traces and /v1/chat/completions
 
     from passline.server.ui import router as ui_router
+    from passline.server.ui_eval import router as ui_eval_router
     from passline.server.ui_llm import router as ui_llm_router
+    from passline.server.ui_pm import router as ui_pm_router
 
     app.include_router(ui_router)
     app.include_router(ui_llm_router)
+    app.include_router(ui_eval_router)
+    app.include_router(ui_pm_router)
     return app
 
 
@@ -78,6 +86,10 @@ def _api_router() -> APIRouter:
         rag,
         guard,
         llm,
+        evaluation,
+        redteam,
+        backlog,
+        gates,
     ):
         api.include_router(module.router)
     api.include_router(datasets.sources_router)

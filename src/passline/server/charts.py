@@ -22,6 +22,7 @@ __all__ = [
     "PALETTE",
     "Bar",
     "BarChart",
+    "IntervalChart",
     "Label",
     "Line",
     "LineChart",
@@ -34,10 +35,13 @@ __all__ = [
     "Waterfall",
     "finite",
     "histogram_chart",
+    "interval_chart",
+    "interval_span",
     "line_chart",
     "nice_ticks",
     "paired_bars_chart",
     "paired_histogram_chart",
+    "rate_bars_chart",
     "share_text",
     "short_number",
     "shorten",
@@ -850,3 +854,112 @@ def _took_label(x: float, long: float, middle: float, text: str, plot: Plot) -> 
     if x + long + 6 + CHAR_W * len(text) <= plot.right + WATERFALL_TEXT_W:
         return Label(round(x + long + 6, 2), y, text, "start")
     return Label(round(x - 6, 2), y, text, "end")
+
+
+# --- intervals around zero and rates as bars ------------------------------------------------
+
+INTERVAL_W = 220
+INTERVAL_H = 30
+INTERVAL_PAD = 10  # room beside the scale's ends for the whiskers' caps
+INTERVAL_AXIS_Y = 12  # the scale's line; the tick labels sit under it
+
+
+@dataclass(frozen=True, slots=True)
+class IntervalChart:
+    """A difference and its confidence interval on a scale from ``-span`` to ``+span``, with
+    the zero line marked: an interval wholly left of it is a significant drop."""
+
+    width: int
+    height: int
+    axis_y: float
+    left: float  # drawing x of -span
+    right: float  # drawing x of +span
+    zero_x: float
+    low_x: float
+    high_x: float
+    diff_x: float
+    labels: list[Label]
+    title: str
+
+
+def interval_span(bounds: Sequence[float | None]) -> float:
+    """A round half-width of a scale that holds every bound (and 0): ``0.5``, ``0.02``."""
+    largest = max((abs(b) for b in bounds if finite(b) is not None), default=0.0)
+    if largest == 0:
+        return 1.0
+    return nice_ticks(0.0, largest, 3)[-1]
+
+
+def interval_chart(
+    low: float,
+    high: float,
+    diff: float,
+    span: float,
+    width: int = INTERVAL_W,
+    height: int = INTERVAL_H,
+) -> IntervalChart:
+    """``diff`` with its interval [``low``, ``high``] on a symmetric scale of half-width
+    ``span`` (share one span across rows so that their intervals compare at a glance);
+    values beyond the scale are drawn at its ends."""
+    span = span if span > 0 else 1.0
+    left, right = float(INTERVAL_PAD), float(width - INTERVAL_PAD)
+
+    def sx(value: float) -> float:
+        clipped = min(max(value, -span), span)
+        return round(left + (clipped + span) / (2 * span) * (right - left), 2)
+
+    text = tick_text(span, span)
+    y = height - 2
+    labels = [
+        Label(left, y, f"-{text}", "start"),
+        Label(sx(0.0), y, "0", "middle"),
+        Label(right, y, f"+{text}", "end"),
+    ]
+    title = f"{diff:+.3g}, interval [{low:+.3g}, {high:+.3g}]"
+    return IntervalChart(
+        width,
+        height,
+        float(INTERVAL_AXIS_Y),
+        left,
+        right,
+        sx(0.0),
+        sx(low),
+        sx(high),
+        sx(diff),
+        labels,
+        title,
+    )
+
+
+RATE_W = 560
+RATE_LABEL_W = 210  # names such as "Markdown-image exfiltration", left of the bars
+RATE_ROW = 18
+RATE_ROW_GAP = 4
+RATE_TEXT_W = 96  # "100% · 12/12" right of the longest possible bar
+
+
+def rate_bars_chart(
+    rows: Sequence[tuple[str, float | None, str]],
+    width: int = RATE_W,
+    label_width: int = RATE_LABEL_W,
+) -> BarChart:
+    """A horizontal bar per ``(name, rate, text)``, as long as the rate (0 to 1, the full
+    width at 1); ``text`` is written right of the bar. A rate of None (nothing to count)
+    draws no bar. The bars share one scale, so a rate reads the same in every row."""
+    max_chars = int((label_width - PAD) / CHAR_W)
+    longest = max((len(shorten(name, max_chars)) for name, _, _ in rows), default=0)
+    label_right = PAD + longest * CHAR_W
+    bar_x = label_right + 6
+    bar_w = width - bar_x - RATE_TEXT_W
+    bars, labels = [], []
+    for i, (name, rate, text) in enumerate(rows):
+        y = PAD + i * (RATE_ROW + RATE_ROW_GAP)
+        share = min(max(finite(rate) or 0.0, 0.0), 1.0)
+        long = max(bar_w * share, MIN_BAR) if share > 0 else 0.0
+        title = f"{name}: {text}"
+        bars.append(Bar(round(bar_x, 2), y, round(long, 2), RATE_ROW, int(share > 0), title))
+        text_y = y + RATE_ROW - 5
+        labels.append(Label(round(label_right, 2), text_y, shorten(name, max_chars), "end", title))
+        labels.append(Label(round(bar_x + long + 4, 2), text_y, text))
+    rows_h = len(rows) * (RATE_ROW + RATE_ROW_GAP) - RATE_ROW_GAP
+    return BarChart(width, 2 * PAD + rows_h if rows else 0, bars, labels)

@@ -41,7 +41,12 @@ class SourceScheduler:
         checked = run_due_monitors(self.workspace)
         for monitor, outcome in checked:
             log.info("monitor %s: %s", monitor, outcome)
-        return outcomes + checked
+        from passline.services.evaluation_online import run_due_online_evaluations
+
+        scored = run_due_online_evaluations(self.workspace)
+        for project, outcome in scored:
+            log.info("online evaluation %s: %s", project, outcome)
+        return outcomes + checked + scored
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):

@@ -68,13 +68,7 @@ VERSIONS_SHOWN = 100  # on a dataset page; older ones stay reachable by number
 ROLLBACKS = ("canary_removed", "alias_rollback")
 
 #: Blocks whose pages come later: route slug -> (title, what the block will do).
-BLOCKS: dict[str, tuple[str, str]] = {
-    "backlog": (
-        "Backlog & Gates",
-        "Will turn meeting transcripts into Jira-ready stories, and their acceptance criteria "
-        "into release gates a model or prompt version must pass before production.",
-    ),
-}
+BLOCKS: dict[str, tuple[str, str]] = {}
 
 
 # --- formatting helpers, available to every template -------------------------------------

@@ -391,7 +391,8 @@ class PromptService(BaseService):
         missing = []
         if policy.require_approval and not approvers:
             missing.append(f"an approval by an approver other than the author ({target.author})")
-        results = [run_check(target, spec) for spec in policy.checks]  # type: ignore[arg-type]
+        services = self.ws.services(self.ctx)
+        results = [run_check(target, spec, services) for spec in policy.checks]  # type: ignore[arg-type]
         missing += [f"check {r.name}: {r.message}" for r in results if not r.passed]
         return {
             "policy": {"require_approval": policy.require_approval, "checks": policy.checks},

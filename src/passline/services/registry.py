@@ -623,7 +623,8 @@ class RegistryService(BaseService):
         ]
         if policy.require_approval and not approvers:
             missing.append(f"an approval by an approver other than the author ({target.author})")
-        results = [run_check(target, spec) for spec in policy.checks]
+        services = self.ws.services(self.ctx)
+        results = [run_check(target, spec, services) for spec in policy.checks]
         missing += [f"check {r.name}: {r.message}" for r in results if not r.passed]
         return {
             "policy": {"require_approval": policy.require_approval, "checks": policy.checks},
@@ -686,6 +687,8 @@ class RegistryService(BaseService):
             kind=kind,
             evidence=_jsonable(evidence),
         )
+        if kind == "rollback":  # the measured time to recover, read by rollback_rehearsed gates
+            move.evidence = {**move.evidence, "duration_ms": _elapsed_ms(started)}
         session.add(move)
         if target is not None:
             self._record_move(session, move, target, row, project, alias, kind)
@@ -884,6 +887,10 @@ class RegistryService(BaseService):
         return render_card(
             entity, target, self.history(model), self.evaluate(model, target.version, "production")
         )
+
+
+def _elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
 
 
 def _parse_run_source(source: str) -> tuple[str, str]:

@@ -46,15 +46,24 @@ def release_check(name: str) -> Callable[[Check], Check]:
     return register
 
 
+def _load_gate_check() -> None:
+    """The ``gate`` check lives with the gate service, registered on first use."""
+    if "gate" not in CHECKS:
+        import passline.services.gates  # noqa: F401
+
+
 def validate_checks(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Refuse unknown check names and parameters when a policy is set, not when it runs."""
+    _load_gate_check()
     for spec in checks:
         name = spec.get("name") if isinstance(spec, dict) else None
         if name not in CHECKS:
             known = ", ".join(sorted(CHECKS))
             raise InvalidInput(f"Unknown release check {name!r}; the checks are {known}.")
         params = {k: v for k, v in spec.items() if k != "name"}
-        accepted = list(inspect.signature(CHECKS[name]).parameters)[1:]
+        accepted = [
+            p for p in list(inspect.signature(CHECKS[name]).parameters)[1:] if p != "services"
+        ]
         unknown = sorted(set(params) - set(accepted))
         if unknown:
             raise InvalidInput(
@@ -64,8 +73,15 @@ def validate_checks(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return checks
 
 
-def run_check(version: ModelVersion, spec: dict[str, Any]) -> CheckResult:
+def run_check(version: ModelVersion, spec: dict[str, Any], services: Any = None) -> CheckResult:
+    """Run one check; a check that takes ``services`` (the gate check) gets the caller's."""
+    _load_gate_check()
     params = {k: v for k, v in spec.items() if k != "name"}
+    if (
+        spec.get("name") in CHECKS
+        and "services" in inspect.signature(CHECKS[spec["name"]]).parameters
+    ):
+        params["services"] = services
     try:
         return CHECKS[spec["name"]](version, **params)
     except Exception as exc:  # a failing check is evidence, never a crash of the promotion

@@ -26,18 +26,23 @@ from passline.store.models import UserRow
 
 if TYPE_CHECKING:
     from passline.data.crypto import KeyProvider
+    from passline.services.backlog import BacklogService
     from passline.services.datasets import DatasetService
     from passline.services.drift_service import DriftService
     from passline.services.endpoints import EndpointService
+    from passline.services.evaluation import EvaluationService
+    from passline.services.gates import GateService
     from passline.services.groups import GroupService
     from passline.services.guards import GuardService
     from passline.services.ingest import IngestService
     from passline.services.llm import LlmService
+    from passline.services.maturity import MaturityService
     from passline.services.model_optimize import ModelOptimizer
     from passline.services.monitoring import MonitoringService
     from passline.services.monitors import MonitorService
     from passline.services.prompts import PromptService
     from passline.services.rag import RagService
+    from passline.services.redteam import RedteamService
     from passline.services.registry import RegistryService
     from passline.services.sources import SourceService
     from passline.services.tracing import TraceService
@@ -232,3 +237,33 @@ class Services:
         from passline.services.tracing import TraceService
 
         return TraceService(self.workspace, self.ctx)
+
+    @cached_property
+    def evaluation(self) -> EvaluationService:
+        from passline.services.evaluation import EvaluationService
+
+        return EvaluationService(self.workspace, self.ctx)
+
+    @cached_property
+    def redteam(self) -> RedteamService:
+        from passline.services.redteam import RedteamService
+
+        return RedteamService(self.workspace, self.ctx)
+
+    @cached_property
+    def backlog(self) -> BacklogService:
+        from passline.services.backlog import BacklogService
+
+        return BacklogService(self.workspace, self.ctx)
+
+    @cached_property
+    def gates(self) -> GateService:
+        from passline.services.gates import GateService
+
+        return GateService(self.workspace, self.ctx)
+
+    @cached_property
+    def maturity(self) -> MaturityService:
+        from passline.services.maturity import MaturityService
+
+        return MaturityService(self.workspace, self.ctx)

@@ -730,3 +730,10 @@ class LlmCacheRow(Base):
     hits: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_hit_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+# Later blocks' tables live in their own modules; imported here so the metadata holds them.
+from passline.store import models_backlog as _models_backlog  # noqa: E402, F401
+from passline.store import models_eval as _models_eval  # noqa: E402, F401
+from passline.store import models_gates as _models_gates  # noqa: E402, F401
+from passline.store import models_redteam as _models_redteam  # noqa: E402, F401
