@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, computed_field
 
 from passline.core.entities import Entity
 
@@ -67,6 +67,14 @@ class Story(StoryDraft):
     created_at: datetime
     reviewed_by: str | None = None
     reviewed_at: datetime | None = None
+    # {"gate": "P/NAME", "criterion": N (1-based), "type", "status" in its latest evaluation}
+    gate_links: list[dict[str, Any]] = Field(default_factory=list)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def done_for_real(self) -> bool:
+        """Linked to gate criteria, and every one passed in its gate's latest evaluation."""
+        return bool(self.gate_links) and all(g.get("status") == "pass" for g in self.gate_links)
 
 
 class ActionItem(Entity):

@@ -207,6 +207,27 @@ def edit(
     emit_json(story) if as_json else console.print(f"Edited {story.id}: {escape(story.title)}")
 
 
+@app.command("link")
+def link(
+    ctx: typer.Context,
+    story_id: str,
+    gate: str = typer.Option(..., "--gate", help="The gate, PROJECT/NAME."),
+    criterion: int = typer.Option(..., "--criterion", help="The criterion's number, from 1."),
+    remove: bool = typer.Option(False, "--remove", help="Unlink instead."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Link a story to a gate criterion: the story is done for real once every criterion it
+    links to passes in its gate's latest evaluation."""
+    story = client(ctx).backlog.link(story_id, gate, criterion, remove)
+    if as_json:
+        emit_json(story)
+        return
+    for g in story.gate_links:
+        console.print(f"{g['gate']} #{g['criterion']} ({g['type']}): {g['status']}")
+    done = "done for real" if story.done_for_real else "not done for real yet"
+    console.print(f"{story.id}: {len(story.gate_links)} gate criteria linked; {done}.")
+
+
 @app.command("export")
 def export(
     ctx: typer.Context,

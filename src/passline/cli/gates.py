@@ -1,5 +1,6 @@
-"""passline gate ... and passline maturity: release gates checked against the platform's real
-state, the AI acceptance criteria they come from, and the maturity scorecard."""
+"""passline gate ..., passline maturity and passline map: release gates checked against the
+platform's real state, the AI acceptance criteria they come from, the maturity scorecard and
+the five-block map of a project."""
 
 from __future__ import annotations
 
@@ -194,6 +195,33 @@ def maturity(
     if output:
         output.write_text(text, "utf-8")
         console.print(f"Scorecard written to {output}.")
+    else:
+        typer.echo(text, nl=False)
+
+
+def block_map(
+    ctx: typer.Context,
+    project: str = typer.Argument(..., help="The project to map."),
+    format: str = typer.Option("md", "--format", help="md, json or svg."),
+    output: Path = typer.Option(None, "--output", "-o", help="Write the map here."),
+) -> None:
+    """The five-block map of a project: data entry, storage, app-model interaction, model
+    operation, security & monitoring, with what each really uses and the links between."""
+    from passline.services.block_map import render_markdown, render_svg
+
+    renderers = {"md": render_markdown, "svg": render_svg, "json": None}
+    if format not in renderers:
+        raise InvalidInput(f"--format must be one of md, json, svg. Got {format!r} instead.")
+    found = client(ctx).maturity.block_map(project)
+    if format == "json":
+        import json
+
+        text = json.dumps(found, indent=2, default=str) + "\n"
+    else:
+        text = renderers[format](found)  # type: ignore[misc]
+    if output:
+        output.write_text(text, "utf-8")
+        console.print(f"Map written to {output}.")
     else:
         typer.echo(text, nl=False)
 

@@ -94,6 +94,14 @@ class BacklogAPI(_Namespace):
         """Change fields: title, priority, points, description, acceptance_criteria, labels."""
         return self._call("backlog.edit", Story, story_id=story_id, fields=fields)
 
+    def link(self, story_id: str, gate: str, criterion: int, remove: bool = False) -> Story:
+        """Link the story to criterion ``criterion`` (1-based) of gate ``project/name``, or
+        unlink it with ``remove``; ``story.done_for_real`` once every linked criterion passed
+        in its gate's latest evaluation."""
+        return self._call(
+            "backlog.link", Story, story_id=story_id, gate=gate, criterion=criterion, remove=remove
+        )
+
     def export(
         self,
         project: str,

@@ -95,3 +95,8 @@ class MaturityAPI(_Namespace):
 
     def scorecard(self, project: str | None = None) -> dict[str, Any]:
         return self._call("maturity.scorecard", None, project=project)
+
+    def block_map(self, project: str) -> dict[str, Any]:
+        """The five-block map of ``project``: ``blocks`` (each ``used``, with its ``items``)
+        and the ``links`` between blocks that exist."""
+        return self._call("maturity.block_map", None, project=project)

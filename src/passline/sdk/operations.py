@@ -309,6 +309,7 @@ OPERATIONS: dict[str, Operation] = {
     ),
     "gates.audit_pack": Operation("gates", "audit_pack", "GET", "/audit-pack"),
     "maturity.scorecard": Operation("maturity", "scorecard", "GET", "/maturity"),
+    "maturity.block_map": Operation("maturity", "block_map", "GET", "/projects/{project}/map"),
     # backlog
     "backlog.draft": Operation("backlog", "draft", "POST", "/backlog/drafts"),
     "backlog.batches": Operation("backlog", "batches", "GET", "/backlog/batches"),
@@ -318,6 +319,7 @@ OPERATIONS: dict[str, Operation] = {
     "backlog.accept": Operation("backlog", "accept", "POST", "/backlog/stories/{story_id}/accept"),
     "backlog.reject": Operation("backlog", "reject", "POST", "/backlog/stories/{story_id}/reject"),
     "backlog.edit": Operation("backlog", "edit", "PATCH", "/backlog/stories/{story_id}"),
+    "backlog.link": Operation("backlog", "link", "POST", "/backlog/stories/{story_id}/links"),
     "backlog.export": Operation("backlog", "export", "GET", "/backlog/export"),
     "backlog.import_stories": Operation("backlog", "import_stories", "POST", "/backlog/import"),
     "backlog.analyse": Operation("backlog", "analyse", "GET", "/backlog/analysis"),

@@ -5,7 +5,8 @@ evaluation of every subject (a model or prompt version) it was checked for. A ga
 shows its criteria, its evaluation history, and one evaluation's status per criterion
 (``pass``, ``fail``, ``missing_evidence``) with links to the evidence. ``/maturity`` draws
 the DevOps, MLOps and LLMOps levels, the signals behind them, and the PM's questions, the
-unanswered ones marked "unknown — ask the team". ``/backlog/review`` is the review board
+unanswered ones marked "unknown — ask the team"; ``/maturity/map`` draws a project's five
+blocks and the links between them. ``/backlog/review`` is the review board
 of drafted stories, their TO BE DEFINED fields highlighted, each with accept and reject.
 
 Same rules as ``ui_llm``: pages call the services as the signed-in user, so a page shows
@@ -232,6 +233,28 @@ def maturity_page(
         card=card,
         chart=_levels_chart(card["levels"]),
         unknown=sum(q["source"] == "team" for q in card["questions"]),
+        project=project,
+        projects=_project_names(svc),
+        section="maturity",
+    )
+
+
+@router.get("/maturity/map", response_class=HTMLResponse)
+def block_map_page(
+    request: Request, project: str = "", svc: Services = Depends(ui_services)
+) -> HTMLResponse:
+    """The five-block map of ``project`` as a diagram: a box per block with what it holds,
+    an arrow per link that exists, unused blocks greyed; a project picker without one."""
+    from passline.services.block_map import render_svg
+
+    project = project.strip()
+    found = svc.maturity.block_map(project) if project else None
+    return _pm_page(
+        request,
+        "block_map.html",
+        svc,
+        found=found,
+        diagram=Markup(render_svg(found)) if found else None,
         project=project,
         projects=_project_names(svc),
         section="maturity",

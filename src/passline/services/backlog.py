@@ -32,6 +32,7 @@ from passline.core.clock import utcnow
 from passline.core.ids import new_id
 from passline.core.roles import Role
 from passline.errors import InvalidInput, NotFound
+from passline.services.backlog_links import checked_link, with_statuses
 from passline.services.base import BaseService
 from passline.store.models import ProjectRow
 from passline.store.models_backlog import BacklogBatchRow, BacklogStoryRow
@@ -230,7 +231,8 @@ class BacklogService(BaseService):
                 .scalars()
                 .all()
             )
-            return _batch(row, project, [_story(s, project) for s in stories])
+            found = with_statuses(session, [_story(s, project) for s in stories])
+            return _batch(row, project, found)
 
     def stories(
         self, project: str, status: str | None = None, batch_id: str | None = None
@@ -250,12 +252,12 @@ class BacklogService(BaseService):
                 .scalars()
                 .all()
             )
-            return [_story(r, project) for r in rows]
+            return with_statuses(session, [_story(r, project) for r in rows])
 
     def story(self, story_id: str) -> Story:
         with self.db.read() as session:
             row = self._story_of(session, story_id)
-            return _story(row, self._readable(session, row.project_id))
+            return with_statuses(session, [_story(row, self._readable(session, row.project_id))])[0]
 
     def _story_of(self, session: Session, story_id: str) -> BacklogStoryRow:
         row = session.get(BacklogStoryRow, story_id)
@@ -308,7 +310,23 @@ class BacklogService(BaseService):
                 project,
                 {"status": row.status, **{k: str(v)[:200] for k, v in fields.items()}},
             )
-            return _story(row, project)
+            return with_statuses(session, [_story(row, project)])[0]
+
+    def link(self, story_id: str, gate: str, criterion: int, remove: bool = False) -> Story:
+        """Link the story to criterion ``criterion`` (1-based) of gate ``project/name`` (or
+        unlink it with ``remove``): the story is done for real once every criterion it links
+        to passes in its gate's latest evaluation. Contributors of the story's project who
+        can read the gate may link."""
+        with self.db.write() as session:
+            row = self._story_of(session, story_id)
+            project = self._readable(session, row.project_id, Role.CONTRIBUTOR)
+            gate_project, link = checked_link(session, gate, criterion)
+            self._require(session, gate_project, Role.VIEWER, "link a story to its gate")
+            kept = [g for g in row.gate_links or [] if g != link]
+            row.gate_links = kept if remove else [*kept, link]
+            action = "backlog.unlink" if remove else "backlog.link"
+            self._audit(session, action, f"story:{row.id}", project, link)
+            return with_statuses(session, [_story(row, project)])[0]
 
     # -- export, import, analysis --------------------------------------------------------------
 
@@ -494,6 +512,7 @@ def _story(row: BacklogStoryRow, project: str) -> Story:
         source_lines=list(row.source_lines),
         issue_type=row.issue_type,
         notes=list(row.notes),
+        gate_links=list(row.gate_links or []),
         created_by=row.created_by,
         created_at=row.created_at,
         reviewed_by=row.reviewed_by,

@@ -75,6 +75,16 @@ class MaturityService(BaseService):
             "questions": _questions(facts),
         }
 
+    def block_map(self, project: str) -> dict[str, Any]:
+        """The five-block map of ``project``: what each block really uses and the links
+        between blocks that exist (see ``passline.services.block_map``)."""
+        from passline.services.block_map import block_facts
+
+        with self.db.read() as session:
+            row = self._require(session, project, Role.VIEWER, "read the block map")
+            found = block_facts(session, row, self.db.dialect)
+        return {"project": row.name, "generated_at": utcnow().isoformat(), **found}
+
     def _scope(self, session: Session, project: str | None) -> list[str]:
         if project:
             return [self._require(session, project, Role.VIEWER, "read the scorecard").id]

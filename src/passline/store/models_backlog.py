@@ -53,6 +53,10 @@ class BacklogStoryRow(Base):
     labels: Mapped[list[str]] = mapped_column(JSON, default=list)
     source_lines: Mapped[list[int]] = mapped_column(JSON, default=list)
     notes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # gate criteria this story's acceptance criteria are checked by (added by 0011)
+    gate_links: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSON, default=list, server_default="[]"
+    )
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     reviewed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)

@@ -96,6 +96,18 @@ def edit(story_id: str, body: StoryEdit, svc: Services = Depends(api_services)) 
     return svc.backlog.edit(story_id, body.fields)
 
 
+class GateLink(BaseModel):
+    gate: str = Field(description="the gate, project/name")
+    criterion: int = Field(description="the criterion's number in the gate, from 1")
+    remove: bool = False
+
+
+@router.post("/backlog/stories/{story_id}/links", response_model=Story)
+def link(story_id: str, body: GateLink, svc: Services = Depends(api_services)) -> Story:
+    """Link a story to a gate criterion (or unlink it with ``remove``)."""
+    return svc.backlog.link(story_id, body.gate, body.criterion, body.remove)
+
+
 @router.get("/backlog/export")
 def export(
     project: str,

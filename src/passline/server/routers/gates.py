@@ -88,3 +88,20 @@ def maturity(
     if format == "html":
         return Response(render_html(card), media_type="text/html")
     return card
+
+
+@router.get("/projects/{project}/map", response_model=None)
+def block_map(
+    project: str,
+    format: Literal["json", "md", "svg"] = "json",
+    svc: Services = Depends(api_services),
+) -> Any:
+    """The five-block map of a project; ``format=md`` or ``svg`` for the rendered map."""
+    from passline.services.block_map import render_markdown, render_svg
+
+    found = svc.maturity.block_map(project)
+    if format == "md":
+        return Response(render_markdown(found), media_type="text/markdown")
+    if format == "svg":
+        return Response(render_svg(found), media_type="image/svg+xml")
+    return found
