@@ -19,8 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -56,6 +55,7 @@ from passline.evaluation.stats import bootstrap_difference
 from passline.evaluation.targets import Target, build_target
 from passline.services.base import BaseService
 from passline.services.lineage import ensure_node, insert_ignore
+from passline.services.recorded_runs import RecordedRun
 from passline.store.models import LineageEdgeRow, ProjectRow
 from passline.store.models_eval import (
     EvalCaseResultRow,
@@ -70,7 +70,6 @@ __all__ = ["EvaluationService", "split_suite"]
 Progress = Callable[[int, int], None]
 #: Runs started over the API execute in the server's background; at most this many at once.
 _BACKGROUND = threading.BoundedSemaphore(2)
-_FLUSH_EVERY = 25
 JUDGE_APP = "evaluation-judge"
 
 
@@ -684,8 +683,12 @@ class EvaluationService(BaseService):
 # -- executing a run --------------------------------------------------------------------------
 
 
-class _Job:
+class _Job(RecordedRun[Outcome]):
     """One run's execution: the pool, batched writes, aggregates and the release check."""
+
+    run_table = EvalRunRow
+    flush_every = 25
+    slots = _BACKGROUND
 
     def __init__(
         self,
@@ -699,9 +702,8 @@ class _Job:
         concurrency: int,
         check: Any,
     ) -> None:
+        super().__init__(service.db, run_id)
         self.service = service
-        self.db = service.db
-        self.run_id = run_id
         self.project = project
         self.suite_row = suite_row
         self.target = target
@@ -710,51 +712,20 @@ class _Job:
         self.concurrency = concurrency
         self.check = check
 
-    def background(self) -> None:
-        """In a server thread: the failure is recorded on the run, not raised."""
-        try:
-            self.execute(None, reraise=False)
-        finally:
-            _BACKGROUND.release()
+    def total(self) -> int:
+        return len(self.cases)
 
-    def execute(self, progress: Progress | None, reraise: bool = True) -> None:
-        started = time.perf_counter()
+    def results(self) -> Iterator[Outcome]:
         env = ScoringEnv(judge=self.service._judge)
-        outcomes: list[Outcome] = []
-        pending: list[Outcome] = []
-        try:
-            cases = list(enumerate(self.cases, 1))
-            for outcome in run_cases(self.target, cases, self.scorers, env, self.concurrency):
-                outcomes.append(outcome)
-                pending.append(outcome)
-                if len(pending) >= _FLUSH_EVERY:
-                    self._write(pending)
-                    pending = []
-                if progress is not None:
-                    progress(len(outcomes), len(self.cases))
-            self._write(pending)
-            self._finish(outcomes, time.perf_counter() - started)
-        except BaseException as exc:
-            self.fail(f"{type(exc).__name__}: {getattr(exc, 'message', exc)}")
-            if reraise or not isinstance(exc, Exception):
-                raise
+        cases = list(enumerate(self.cases, 1))
+        yield from run_cases(self.target, cases, self.scorers, env, self.concurrency)
 
-    def fail(self, message: str) -> None:
-        with self.db.write() as session:
-            session.execute(
-                update(EvalRunRow)
-                .where(EvalRunRow.id == self.run_id)
-                .values(status="failed", message=message[:2000], finished_at=utcnow())
-            )
-
-    def _write(self, outcomes: list[Outcome]) -> None:
-        if not outcomes:
-            return
+    def write(self, outcomes: list[Outcome]) -> None:
         rows = _redacted([_result_row(self.run_id, o) for o in outcomes])
         with self.db.write() as session:
             session.add_all(EvalCaseResultRow(**r) for r in rows)
 
-    def _finish(self, outcomes: list[Outcome], duration_s: float) -> None:
+    def finish(self, outcomes: list[Outcome], duration_s: float) -> None:
         names = [s.name for s in self.scorers]
         aggregates = aggregate(outcomes, names, duration_s)
         check_result = None

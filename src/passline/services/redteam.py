@@ -29,8 +29,7 @@ import dataclasses
 import json
 import secrets as _random
 import threading
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
@@ -58,6 +57,7 @@ from passline.redteam.plan import Attack, Capabilities, Plan, plan_attacks
 from passline.redteam.report import summarise
 from passline.services.base import BaseService
 from passline.services.lineage import ensure_node, insert_ignore
+from passline.services.recorded_runs import RecordedRun
 from passline.store.models import LineageEdgeRow, MembershipRow, ProjectRow, UserRow
 from passline.store.models_redteam import RedteamAttemptRow, RedteamRunRow
 
@@ -67,7 +67,6 @@ Progress = Callable[[int, int], None]
 MAX_CONCURRENCY = 16
 ATTACKER_APP = "redteam-attacker"
 _BACKGROUND = threading.BoundedSemaphore(2)
-_FLUSH_EVERY = 10
 
 
 class RedteamService(BaseService):
@@ -493,8 +492,12 @@ class RedteamService(BaseService):
 # -- executing a run --------------------------------------------------------------------------
 
 
-class _Job:
+class _Job(RecordedRun[AttemptResult]):
     """One run's execution: the pool, batched writes, the report."""
+
+    run_table = RedteamRunRow
+    flush_every = 10
+    slots = _BACKGROUND
 
     def __init__(
         self,
@@ -506,42 +509,23 @@ class _Job:
         concurrency: int,
         secrets: SecretSet | None,
     ) -> None:
+        super().__init__(service.db, run_id)
         self.service = service
-        self.db = service.db
-        self.run_id = run_id
         self.project = project
         self.targets = targets
         self.plan = plan
         self.concurrency = concurrency
         self.secrets = secrets
 
-    def background(self) -> None:
-        try:
-            self.execute(None, reraise=False)
-        finally:
-            _BACKGROUND.release()
+    def total(self) -> int:
+        return len(self.plan.attacks)
 
-    def execute(self, progress: Progress | None, reraise: bool = True) -> None:
-        started = time.perf_counter()
+    def results(self) -> Iterator[AttemptResult]:
         embed = _embedder() if any(a.variants for a in self.plan.attacks) else None
-        rows: list[tuple[str, str | None, str]] = []
-        pending: list[AttemptResult] = []
-        total = len(self.plan.attacks)
-        try:
-            for result in self._results(embed):
-                rows.append((result.attack.category, result.attack.owasp, result.outcome))
-                pending.append(result)
-                if len(pending) >= _FLUSH_EVERY:
-                    self._write(pending)
-                    pending = []
-                if progress is not None:
-                    progress(len(rows), total)
-            self._write(pending)
-            self._finish(rows, time.perf_counter() - started)
-        except BaseException as exc:
-            self.fail(f"{type(exc).__name__}: {getattr(exc, 'message', exc)}")
-            if reraise or not isinstance(exc, Exception):
-                raise
+        return self._results(embed)
+
+    def kept(self, result: AttemptResult) -> tuple[str, str | None, str]:
+        return (result.attack.category, result.attack.owasp, result.outcome)
 
     def _results(self, embed: Any) -> Any:
         attacks = list(enumerate(self.plan.attacks, 1))
@@ -554,22 +538,12 @@ class _Job:
             for future in as_completed(futures):
                 yield future.result()
 
-    def fail(self, message: str) -> None:
-        with self.db.write() as session:
-            session.execute(
-                update(RedteamRunRow)
-                .where(RedteamRunRow.id == self.run_id)
-                .values(status="failed", message=message[:2000], finished_at=utcnow())
-            )
-
-    def _write(self, results: list[AttemptResult]) -> None:
-        if not results:
-            return
+    def write(self, results: list[AttemptResult]) -> None:
         rows = _stored([_attempt_row(self.run_id, r) for r in results], self.secrets)
         with self.db.write() as session:
             session.add_all(RedteamAttemptRow(**r) for r in rows)
 
-    def _finish(self, rows: list[tuple[str, str | None, str]], duration_s: float) -> None:
+    def finish(self, rows: list[tuple[str, str | None, str]], duration_s: float) -> None:
         summary = summarise(rows)
         with self.db.write() as session:
             session.execute(
