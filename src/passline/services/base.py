@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from passline.core.roles import Role
@@ -15,7 +15,12 @@ from passline.store.models import MembershipRow, ProjectRow
 if TYPE_CHECKING:
     from passline.services.workspace import Workspace
 
-__all__ = ["BaseService"]
+__all__ = ["BaseService", "next_version"]
+
+
+def next_version(session: Session, version: Any, *where: ColumnElement[bool]) -> int:
+    """One more than the highest ``version`` among the rows ``where`` selects (1 for none)."""
+    return (session.execute(select(func.max(version)).where(*where)).scalar() or 0) + 1
 
 
 class BaseService:

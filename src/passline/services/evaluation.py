@@ -53,7 +53,7 @@ from passline.evaluation.scorers import (
 )
 from passline.evaluation.stats import bootstrap_difference
 from passline.evaluation.targets import Target, build_target
-from passline.services.base import BaseService
+from passline.services.base import BaseService, next_version
 from passline.services.lineage import ensure_node, insert_ignore
 from passline.services.recorded_runs import RecordedRun
 from passline.store.models import LineageEdgeRow, ProjectRow
@@ -162,14 +162,9 @@ class EvaluationService(BaseService):
             ).scalar_one_or_none()
             if same is not None:
                 return _version(same, f"{project}/{name}")
-            number = (
-                session.execute(
-                    select(func.max(EvalSuiteVersionRow.version)).where(
-                        EvalSuiteVersionRow.suite_id == row.id
-                    )
-                ).scalar()
-                or 0
-            ) + 1
+            number = next_version(
+                session, EvalSuiteVersionRow.version, EvalSuiteVersionRow.suite_id == row.id
+            )
             version = EvalSuiteVersionRow(
                 id=new_id("esv"),
                 suite_id=row.id,

@@ -19,7 +19,7 @@ from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta
 from jinja2.sandbox import SandboxedEnvironment
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from passline.core.clock import as_utc, utcnow
@@ -28,7 +28,7 @@ from passline.core.ids import new_id
 from passline.core.names import check_name
 from passline.core.roles import Role
 from passline.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from passline.services.base import BaseService
+from passline.services.base import BaseService, next_version
 from passline.services.lineage import ensure_node, insert_ignore
 from passline.services.release_checks import run_check
 from passline.store.models import (
@@ -186,14 +186,9 @@ class PromptService(BaseService):
             ).scalar_one_or_none()
             if same is not None:
                 return self._version(session, same, project, row.name)
-            number = (
-                session.execute(
-                    select(func.max(PromptVersionRow.version)).where(
-                        PromptVersionRow.prompt_id == row.id
-                    )
-                ).scalar()
-                or 0
-            ) + 1
+            number = next_version(
+                session, PromptVersionRow.version, PromptVersionRow.prompt_id == row.id
+            )
             version = PromptVersionRow(
                 id=new_id("pv"),
                 prompt_id=row.id,
