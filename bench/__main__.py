@@ -18,6 +18,7 @@ from bench import drift as drift_bench
 from bench import evaluation as evaluation_bench
 from bench import llmops as llmops_bench
 from bench import pii as pii_bench
+from bench import pipelines as pipelines_bench
 from bench import redteam as redteam_bench
 from bench import serving as serving_bench
 from bench.workspaces import scrub_passline_env
@@ -64,6 +65,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "evaluation": evaluation_bench.run_benchmark,
     "redteam": redteam_bench.run_benchmark,
     "backlog": backlog_bench.run_benchmark,
+    "pipelines": pipelines_bench.run_benchmark,
 }
 
 

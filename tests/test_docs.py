@@ -117,6 +117,7 @@ LAYERS = {
     "evaluation": 4,  # scorers, targets and runs: beside the services they call
     "redteam": 4,  # probes, detectors, attacks: on evaluation's targets, beside the services
     "backlog": 3,  # drafting rules, grounding, Jira formats: pure components on core and rag
+    "infra": 3,  # IaC export and CI templates: pure text from errors and settings
     "gates": 3,  # criterion types, gate files, acceptance criteria: pure, on errors and core
     "sdk": 5,
     "server": 5,
@@ -130,7 +131,9 @@ LAYERS = {
     "demo_redteam": 5,
     "demo_backlog": 5,
     "demo_gates": 5,
+    "demo_pipeline": 5,
     "serving": 5,
+    "pipelines": 5,  # the runner records through the services and captures code like the SDK
     "cli": 6,
 }
 SIDE_BY_SIDE = {("sdk", "server"), ("server", "sdk")}

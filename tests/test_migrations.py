@@ -82,7 +82,8 @@ def test_downgrade_and_upgrade_round_trip(any_settings: Settings) -> None:
 
 
 @pytest.mark.parametrize(
-    "revision", ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010"]
+    "revision",
+    [f"{n:04d}" for n in range(1, 14)],
 )
 def test_each_revision_applies_to_an_empty_sqlite_database(tmp_path: Path, revision: str) -> None:
     database = Database(Settings(home=tmp_path))

@@ -62,10 +62,12 @@ def test_every_operation_is_offered_by_the_client() -> None:
     from passline.sdk import (
         backlog,
         datasets,
+        environments,
         evaluation,
         gates,
         guard,
         llm,
+        pipelines,
         rag,
         redteam,
         serving,
@@ -73,7 +75,20 @@ def test_every_operation_is_offered_by_the_client() -> None:
     )
 
     methods = {name for name in dir(Client) if not name.startswith("_")}
-    modules = (datasets, tracking, serving, rag, guard, llm, evaluation, redteam, backlog, gates)
+    modules = (
+        datasets,
+        tracking,
+        serving,
+        rag,
+        guard,
+        llm,
+        evaluation,
+        redteam,
+        backlog,
+        gates,
+        environments,
+        pipelines,
+    )
     namespaced = "".join(Path(m.__file__).read_text() for m in modules)
     for op in OPERATIONS:
         assert op in methods or f'"{op}"' in namespaced, op

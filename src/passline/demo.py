@@ -97,6 +97,10 @@ def run_demo(workspace: Workspace, evaluations: bool = True) -> DemoSummary:
         from passline.demo_gates import gates_demo
 
         summary.models += gates_demo(workspace, svc, workspace.settings.home)
+        if not summary.models[0].startswith("models: skipped"):
+            from passline.demo_pipeline import pipeline_demo
+
+            summary.models += pipeline_demo(workspace, svc, workspace.settings.home)
     from passline.demo_backlog import backlog_demo
 
     summary.models += backlog_demo(workspace, svc, workspace.settings.home)

@@ -48,6 +48,16 @@ class Settings(BaseSettings):
     memory_budget_mb: int = Field(
         default=512, ge=16, description="Memory an ingest may use for its batches and buffers."
     )
+    pipeline_workers: int = Field(
+        default=2, ge=1, description="Steps a local pipeline run executes at once."
+    )
+    ray_address: str | None = Field(
+        default=None,
+        description="Ray head node (host:port) for executor='ray'; a local Ray when unset.",
+    )
+    ray_num_cpus: int | None = Field(
+        default=None, ge=1, description="CPUs of the local Ray instance (all when unset)."
+    )
     secrets_file: Path | None = Field(
         default=None,
         description="TOML file of named secrets; $PASSLINE_HOME/secrets.toml when unset.",

@@ -18,11 +18,19 @@ import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
 
-from passline.errors import IntegrityError, InvalidInput, MissingExtra, NotFound, Unavailable
+from passline.errors import (
+    IntegrityError,
+    InvalidInput,
+    MissingExtra,
+    NotFound,
+    PasslineError,
+    Unavailable,
+)
 
 __all__ = ["ArtifactStore", "BlobInfo", "CHUNK_SIZE", "open_store"]
 
@@ -189,35 +197,63 @@ class FsspecArtifactStore(ArtifactStore):
     def _key(self, digest: str) -> str:
         return f"{self.prefix}/sha256/{digest[:2]}/{digest[2:4]}/{digest}"
 
+    @contextmanager
+    def _reaching(self, action: str) -> Iterator[None]:
+        """Turn a network or credentials failure of the object store into ``Unavailable``;
+        a missing object stays ``FileNotFoundError`` for the caller to name."""
+        try:
+            yield
+        except (FileNotFoundError, PasslineError):
+            raise
+        except Exception as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise Unavailable(
+                f"Could not {action} the artifact store at {self.url}: {reason}",
+                hint="Check that the object store is reachable and the credentials "
+                "(AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) are right.",
+            ) from exc
+
     def exists(self, digest: str) -> bool:
-        return bool(self.fs.exists(self._key(check_digest(digest))))
+        with self._reaching("read from"):
+            return bool(self.fs.exists(self._key(check_digest(digest))))
 
     def size(self, digest: str) -> int:
         try:
-            return int(self.fs.size(self._key(check_digest(digest))))
+            with self._reaching("read from"):
+                return int(self.fs.size(self._key(check_digest(digest))))
         except FileNotFoundError:
             raise _missing(digest) from None
 
     def _commit(self, tmp: Path, digest: str, size: int) -> BlobInfo:
         key = self._key(digest)
-        if self.fs.exists(key) and self.fs.size(key) == size:
-            return BlobInfo(digest, size, created=False)
         try:
-            self.fs.put_file(str(tmp), key)
-        except OSError as exc:
-            raise Unavailable(f"Could not upload to {self.url}: {exc}") from exc
+            with self._reaching("upload to"):
+                if self.fs.exists(key) and self.fs.size(key) == size:
+                    return BlobInfo(digest, size, created=False)
+                self.fs.put_file(str(tmp), key)
+        except FileNotFoundError as exc:  # s3fs: "The specified bucket does not exist"
+            raise Unavailable(
+                f"Could not upload to the artifact store at {self.url}: {exc}",
+                hint="Create the bucket first; Passline does not create buckets.",
+            ) from exc
         return BlobInfo(digest, size, created=True)
 
     def open(self, digest: str) -> BinaryIO:
         try:
-            return self.fs.open(self._key(check_digest(digest)), "rb")  # type: ignore[no-any-return]
+            with self._reaching("read from"):
+                return self.fs.open(self._key(check_digest(digest)), "rb")  # type: ignore[no-any-return]
         except FileNotFoundError:
             raise _missing(digest) from None
 
+    def iter_verified(self, digest: str, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+        with self._reaching("read from"):
+            yield from super().iter_verified(digest, chunk_size)
+
     def delete(self, digest: str) -> None:
         key = self._key(check_digest(digest))
-        if self.fs.exists(key):
-            self.fs.rm(key)
+        with self._reaching("delete from"):
+            if self.fs.exists(key):
+                self.fs.rm(key)
 
 
 class BlobWriter:

@@ -13,12 +13,15 @@ from passline.cli import (
     backlog,
     data,
     db,
+    environments,
     evaluation,
     gates,
     guard,
+    infra,
     lineage,
     llm,
     models,
+    pipelines,
     projects,
     rag,
     redteam,
@@ -79,10 +82,15 @@ app.add_typer(llm.traces_app, name="traces")
 app.add_typer(evaluation.app, name="eval")
 app.add_typer(redteam.app, name="redteam")
 app.add_typer(gates.app, name="gate")
+app.add_typer(environments.env_app, name="env")
+app.add_typer(environments.release_app, name="release")
 app.command("maturity")(gates.maturity)
 app.command("map")(gates.block_map)
 audit.app.command("pack")(gates.audit_pack)
 app.add_typer(backlog.app, name="backlog")
+app.add_typer(pipelines.app, name="pipeline")
+app.add_typer(infra.infra_app, name="infra")
+app.add_typer(infra.ci_app, name="ci")
 app.command("serve")(serving.serve)
 app.command("labels")(serving.labels)
 app.command("up")(server.up)

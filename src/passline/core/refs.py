@@ -50,6 +50,11 @@ KNOWN_KINDS = frozenset(
         # policies a gate reads as evidence
         "gate",
         "guard_policy",
+        # environments (0012): a release links the version it moved (audit: environment)
+        "release",
+        "environment",
+        # pipelines (0013): a run links the dataset versions it read to what it produced
+        "pipeline_run",
     }
 )
 _KIND = re.compile(r"^[a-z][a-z0-9_]{0,39}$")

@@ -34,11 +34,13 @@ from passline.core.entities import (
 )
 from passline.sdk.backlog import BacklogAPI
 from passline.sdk.datasets import DatasetsAPI, SourcesAPI
+from passline.sdk.environments import EnvironmentsAPI
 from passline.sdk.evaluation import EvaluationAPI
 from passline.sdk.gates import GatesAPI, MaturityAPI
 from passline.sdk.guard import GuardAPI
 from passline.sdk.llm import LlmAPI, PromptsAPI, TracesAPI
 from passline.sdk.operations import OPERATIONS
+from passline.sdk.pipelines import PipelinesAPI
 from passline.sdk.rag import GroupsAPI, RagAPI
 from passline.sdk.redteam import RedteamAPI
 from passline.sdk.serving import EndpointsAPI, MonitoringAPI
@@ -83,6 +85,8 @@ class Client:
         self.evaluation = EvaluationAPI(self)
         self.redteam = RedteamAPI(self)
         self.gates = GatesAPI(self)
+        self.environments = EnvironmentsAPI(self)
+        self.pipelines = PipelinesAPI(self)
         self.maturity = MaturityAPI(self)
         self.backlog = BacklogAPI(self)
 

@@ -308,8 +308,46 @@ OPERATIONS: dict[str, Operation] = {
         "gates", "evaluations", "GET", "/projects/{project}/gates/{name}/evaluations"
     ),
     "gates.audit_pack": Operation("gates", "audit_pack", "GET", "/audit-pack"),
+    # environments and releases
+    "environments.list": Operation(
+        "environments", "list", "GET", "/projects/{project}/environments"
+    ),
+    "environments.get": Operation(
+        "environments", "get", "GET", "/projects/{project}/environments/{name}"
+    ),
+    "environments.configure": Operation(
+        "environments", "configure", "PUT", "/projects/{project}/environments/{name}"
+    ),
+    "environments.delete": Operation(
+        "environments", "delete", "DELETE", "/projects/{project}/environments/{name}"
+    ),
+    "environments.release": Operation("environments", "release", "POST", "/releases"),
+    "environments.releases": Operation(
+        "environments", "releases", "GET", "/projects/{project}/releases"
+    ),
+    "environments.get_release": Operation(
+        "environments", "get_release", "GET", "/releases/{release_id}"
+    ),
+    "environments.rollback": Operation(
+        "environments", "rollback", "POST", "/releases/{release_id}/rollback"
+    ),
     "maturity.scorecard": Operation("maturity", "scorecard", "GET", "/maturity"),
     "maturity.block_map": Operation("maturity", "block_map", "GET", "/projects/{project}/map"),
+    # pipelines
+    "pipelines.list": Operation("pipelines", "list", "GET", "/projects/{project}/pipelines"),
+    "pipelines.get": Operation("pipelines", "get", "GET", "/pipelines/{ref}"),
+    "pipelines.enqueue": Operation("pipelines", "enqueue", "POST", "/pipelines/{ref}/runs"),
+    "pipelines.runs": Operation("pipelines", "runs", "GET", "/pipeline-runs"),
+    "pipelines.run": Operation("pipelines", "run", "GET", "/pipeline-runs/{run_id}"),
+    "pipelines.add_trigger": Operation(
+        "pipelines", "add_trigger", "POST", "/pipelines/{ref}/triggers"
+    ),
+    "pipelines.triggers": Operation(
+        "pipelines", "triggers", "GET", "/projects/{project}/pipeline-triggers"
+    ),
+    "pipelines.remove_trigger": Operation(
+        "pipelines", "remove_trigger", "DELETE", "/pipeline-triggers/{trigger_id}"
+    ),
     # backlog
     "backlog.draft": Operation("backlog", "draft", "POST", "/backlog/drafts"),
     "backlog.batches": Operation("backlog", "batches", "GET", "/backlog/batches"),

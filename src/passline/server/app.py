@@ -17,12 +17,14 @@ from passline.server.routers import (
     audit,
     backlog,
     datasets,
+    environments,
     evaluation,
     gates,
     guard,
     identity,
     lineage,
     llm,
+    pipelines,
     projects,
     rag,
     redteam,
@@ -59,6 +61,7 @@ def create_app(settings: Settings | None = None, workspace: Workspace | None = N
     app.include_router(llm.openai_router)  # OTLP /v1/traces and /v1/chat/completions
 
     from passline.server.ui import router as ui_router
+    from passline.server.ui_envs import router as ui_envs_router
     from passline.server.ui_eval import router as ui_eval_router
     from passline.server.ui_llm import router as ui_llm_router
     from passline.server.ui_pm import router as ui_pm_router
@@ -67,6 +70,7 @@ def create_app(settings: Settings | None = None, workspace: Workspace | None = N
     app.include_router(ui_llm_router)
     app.include_router(ui_eval_router)
     app.include_router(ui_pm_router)
+    app.include_router(ui_envs_router)
     return app
 
 
@@ -90,6 +94,8 @@ def _api_router() -> APIRouter:
         redteam,
         backlog,
         gates,
+        environments,
+        pipelines,
     ):
         api.include_router(module.router)
     api.include_router(datasets.sources_router)

@@ -46,7 +46,12 @@ class SourceScheduler:
         scored = run_due_online_evaluations(self.workspace)
         for project, outcome in scored:
             log.info("online evaluation %s: %s", project, outcome)
-        return outcomes + checked + scored
+        from passline.pipelines.worker import run_queued
+
+        pipelines = run_queued(self.workspace)
+        for pipeline, outcome in pipelines:
+            log.info("pipeline %s: %s", pipeline, outcome)
+        return outcomes + checked + scored + pipelines
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):

@@ -17,6 +17,7 @@ from passline.core.roles import Role
 from passline.errors import IntegrityError, InvalidInput, NotFound
 from passline.services.base import BaseService
 from passline.services.lineage import ensure_node
+from passline.store.db import retry_on_conflict
 from passline.store.models import ArtifactRow, DocumentRow, ProjectRow
 
 __all__ = ["ArtifactService", "VerifyResult"]
@@ -79,6 +80,7 @@ class ArtifactService(BaseService):
         blob = self.ws.blobs.put_stream(stream)
         return self.record(project, blob, name, media_type)
 
+    @retry_on_conflict  # the same bytes under the same name, stored twice at once
     def record(
         self, project: str, blob: BlobInfo, name: str, media_type: str | None = None
     ) -> Artifact:

@@ -187,6 +187,8 @@ def _write_anchor(path: Path, seq: int, digest: str) -> None:
     current = _read_anchor(path)
     if current and current[0] >= seq:
         return
+    # On PostgreSQL with PASSLINE_AUDIT_KEY set, nothing else may have made the home yet.
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
     tmp.write_text(f"{seq} {digest}\n")
     os.replace(tmp, path)

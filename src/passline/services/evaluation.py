@@ -56,6 +56,7 @@ from passline.evaluation.targets import Target, build_target
 from passline.services.base import BaseService, next_version
 from passline.services.lineage import ensure_node, insert_ignore
 from passline.services.recorded_runs import RecordedRun
+from passline.store.db import retry_on_conflict
 from passline.store.models import LineageEdgeRow, ProjectRow
 from passline.store.models_eval import (
     EvalCaseResultRow,
@@ -131,6 +132,7 @@ class EvaluationService(BaseService):
         note = description or f"added {', '.join(sorted(ids))}"
         return self._save_version(suite, content, note, sources or [])
 
+    @retry_on_conflict
     def _save_version(
         self, suite: str, content: SuiteFile, description: str, sources: list[str]
     ) -> SuiteVersion:
@@ -142,7 +144,7 @@ class EvaluationService(BaseService):
         digest = _digest(cases, scorers)
         with self.db.write() as session:
             prj = self._require(session, project, Role.CONTRIBUTOR, "write evaluation suites")
-            row = self._suite_row(session, prj.id, name)
+            row = self._suite_row(session, prj.id, name, lock=True)
             if row is None:
                 row = EvalSuiteRow(
                     id=new_id("evs"),
@@ -240,12 +242,14 @@ class EvaluationService(BaseService):
             ).scalars()
             return [_version(r, f"{project}/{name}", with_cases=False) for r in rows]
 
-    def _suite_row(self, session: Session, project_id: str, name: str) -> EvalSuiteRow | None:
-        return session.execute(
-            select(EvalSuiteRow).where(
-                EvalSuiteRow.project_id == project_id, EvalSuiteRow.name == name
-            )
-        ).scalar_one_or_none()
+    def _suite_row(
+        self, session: Session, project_id: str, name: str, lock: bool = False
+    ) -> EvalSuiteRow | None:
+        """The suite; ``lock`` holds its row until commit, so versions are numbered in turn."""
+        query = select(EvalSuiteRow).where(
+            EvalSuiteRow.project_id == project_id, EvalSuiteRow.name == name
+        )
+        return session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
 
     def _suite_or_404(self, session: Session, project: str, name: str, role: Role) -> EvalSuiteRow:
         prj = self._require(session, project, role, "use evaluation suites")

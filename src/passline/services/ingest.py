@@ -32,6 +32,7 @@ from passline.data.refs import DatasetRef, parse_dataset_ref
 from passline.errors import InvalidInput
 from passline.services.dataset_common import LEVELS, DatasetAccess, schema_to_json, to_version
 from passline.services.lineage import ensure_node, insert_ignore
+from passline.store.db import retry_on_conflict
 from passline.store.models import DatasetRow, DatasetVersionRow, LineageEdgeRow, ProjectRow
 
 __all__ = ["IngestOptions", "IngestService"]
@@ -89,6 +90,9 @@ class IngestService(DatasetAccess):
             return self._latest_unchanged(ref, existing.id)
         version = self._commit(ref, connector, written, options, fingerprint)
         connector.commit()
+        from passline.services.pipelines import fire_triggers
+
+        fire_triggers(self.ws, "dataset", f"{ref.project}/{ref.name}", {"version": version.label})
         return version
 
     def _latest_unchanged(self, ref: DatasetRef, dataset_id: str) -> DatasetVersion:
@@ -258,6 +262,7 @@ class IngestService(DatasetAccess):
 
     # -- the commit ---------------------------------------------------------------------
 
+    @retry_on_conflict
     def _commit(
         self,
         ref: DatasetRef,

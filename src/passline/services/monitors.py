@@ -371,7 +371,16 @@ class MonitorService(BaseService):
                 {"value": value, "message": message, "action": action},
             )
         log.warning("alert: %s", message)
-        return {"id": alert.id, "message": message, "action": action, "delivered": alert.delivered}
+        from passline.services.pipelines import fire_triggers
+
+        queued = fire_triggers(self.ws, "alert", f"{project}/{row.name}", {"alert": alert.id})
+        return {
+            "id": alert.id,
+            "message": message,
+            "action": action,
+            "delivered": alert.delivered,
+            "queued_pipeline_runs": queued,
+        }
 
     def _roll_back(
         self, row: MonitorRow, project: str, endpoint: EndpointRow, reason: str, started: float

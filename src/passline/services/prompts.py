@@ -31,6 +31,7 @@ from passline.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from passline.services.base import BaseService, next_version
 from passline.services.lineage import ensure_node, insert_ignore
 from passline.services.release_checks import run_check
+from passline.store.db import retry_on_conflict
 from passline.store.models import (
     LineageEdgeRow,
     ProjectRow,
@@ -136,6 +137,7 @@ def parse_prompt_ref(ref: str) -> tuple[str, str, str]:
 class PromptService(BaseService):
     # -- versions ---------------------------------------------------------------------------
 
+    @retry_on_conflict
     def create(
         self,
         prompt: str,
@@ -167,7 +169,7 @@ class PromptService(BaseService):
         )
         with self.db.write() as session:
             prj = self._require(session, project, Role.CONTRIBUTOR, "write prompts")
-            row = self._prompt_row(session, prj.id, name)
+            row = self._prompt_row(session, prj.id, name, lock=True)
             if row is None:
                 row = PromptRow(
                     id=new_id("prm"),
@@ -508,10 +510,12 @@ class PromptService(BaseService):
 
     # -- rows and entities -------------------------------------------------------------------------
 
-    def _prompt_row(self, session: Session, project_id: str, name: str) -> PromptRow | None:
-        return session.execute(
-            select(PromptRow).where(PromptRow.project_id == project_id, PromptRow.name == name)
-        ).scalar_one_or_none()
+    def _prompt_row(
+        self, session: Session, project_id: str, name: str, lock: bool = False
+    ) -> PromptRow | None:
+        """The prompt; ``lock`` holds its row until commit, so versions are numbered in turn."""
+        query = select(PromptRow).where(PromptRow.project_id == project_id, PromptRow.name == name)
+        return session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
 
     def _resolve(self, session: Session, prompt: str, role: Role) -> tuple[PromptRow, str]:
         project, name, _ = parse_prompt_ref(prompt)

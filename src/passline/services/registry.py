@@ -29,6 +29,7 @@ from passline.services.base import BaseService
 from passline.services.lineage import ensure_node, insert_ignore
 from passline.services.release_checks import run_check, validate_checks
 from passline.services.tracking import TrackingService, metric_out
+from passline.store.db import retry_on_conflict
 from passline.store.models import (
     AliasMoveRow,
     ApprovalRow,
@@ -117,12 +118,14 @@ class RegistryService(BaseService):
         )
         return row
 
-    def _model_row(self, session: Session, project_id: str, name: str) -> RegisteredModelRow | None:
-        return session.execute(
-            select(RegisteredModelRow).where(
-                RegisteredModelRow.project_id == project_id, RegisteredModelRow.name == name
-            )
-        ).scalar_one_or_none()
+    def _model_row(
+        self, session: Session, project_id: str, name: str, lock: bool = False
+    ) -> RegisteredModelRow | None:
+        """The model; ``lock`` holds its row until commit, so versions are numbered in turn."""
+        query = select(RegisteredModelRow).where(
+            RegisteredModelRow.project_id == project_id, RegisteredModelRow.name == name
+        )
+        return session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
 
     def _resolve(self, session: Session, model: str, role: Role) -> tuple[RegisteredModelRow, str]:
         """A model by ``project/name`` (or ``name`` when unique among your projects)."""
@@ -293,6 +296,7 @@ class RegistryService(BaseService):
             self.actor_name,
         )
 
+    @retry_on_conflict
     def _add_version(
         self,
         model: str,
@@ -309,7 +313,7 @@ class RegistryService(BaseService):
         check_name("model", name)
         with self.db.write() as session:
             prj = self._require(session, project, Role.CONTRIBUTOR, "register models")
-            row = self._model_row(session, prj.id, name) or self._new_model(
+            row = self._model_row(session, prj.id, name, lock=True) or self._new_model(
                 session, prj.id, project, name, "", None
             )
             number = (self._latest(session, row.id) or 0) + 1

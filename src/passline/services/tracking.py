@@ -46,6 +46,7 @@ from passline.services.run_search import (
     encode_token,
     parse_filter,
 )
+from passline.store.db import retry_on_conflict
 from passline.store.models import (
     ExperimentRow,
     LineageEdgeRow,
@@ -123,6 +124,7 @@ class TrackingService(BaseService):
             )
             return _experiment(row, project)
 
+    @retry_on_conflict
     def ensure_experiment(self, project: str, name: str) -> Experiment:
         """The experiment, created if it does not exist (``set_experiment`` semantics)."""
         _check_label("experiment", name)

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from passline.services.datasets import DatasetService
     from passline.services.drift_service import DriftService
     from passline.services.endpoints import EndpointService
+    from passline.services.environments import EnvironmentService
     from passline.services.evaluation import EvaluationService
     from passline.services.gates import GateService
     from passline.services.groups import GroupService
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from passline.services.model_optimize import ModelOptimizer
     from passline.services.monitoring import MonitoringService
     from passline.services.monitors import MonitorService
+    from passline.services.pipelines import PipelineService
     from passline.services.prompts import PromptService
     from passline.services.rag import RagService
     from passline.services.redteam import RedteamService
@@ -267,3 +269,15 @@ class Services:
         from passline.services.maturity import MaturityService
 
         return MaturityService(self.workspace, self.ctx)
+
+    @cached_property
+    def environments(self) -> EnvironmentService:
+        from passline.services.environments import EnvironmentService
+
+        return EnvironmentService(self.workspace, self.ctx)
+
+    @cached_property
+    def pipelines(self) -> PipelineService:
+        from passline.services.pipelines import PipelineService
+
+        return PipelineService(self.workspace, self.ctx)

@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import select
 
 from passline.core.ids import new_id
+from passline.store.db import retry_on_conflict
 from passline.store.models import PredictionRequestRow, PredictionSummaryRow
 from passline.store.prediction_log import LATENCY_BUCKETS_MS, LOG_SCHEMA, latency_bucket
 
@@ -128,6 +129,7 @@ class PredictionLog:
 
     # -- summaries ----------------------------------------------------------------------------
 
+    @retry_on_conflict  # two replicas may insert the same minute's row at once
     def _write_summaries(self, batch: list[PredictionRecord]) -> None:
         folded: dict[tuple[str, str, datetime, str], dict[str, Any]] = {}
         for item in batch:
@@ -154,12 +156,15 @@ class PredictionLog:
             _insert_requests(session, batch)
             for (endpoint, version, minute, role), entry in folded.items():
                 row = session.execute(
-                    select(PredictionSummaryRow).where(
+                    select(PredictionSummaryRow)
+                    .where(
                         PredictionSummaryRow.endpoint_id == endpoint,
                         PredictionSummaryRow.version_id == version,
                         PredictionSummaryRow.minute == minute,
                         PredictionSummaryRow.role == role,
                     )
+                    # Locked: another replica's increment must land before this one reads.
+                    .with_for_update()
                 ).scalar_one_or_none()
                 if row is None:
                     session.add(

@@ -5,28 +5,39 @@ starts with ``BEGIN IMMEDIATE``: the write lock is taken before any work is done
 database makes the writer *wait* (busy timeout, then a retry with backoff) instead of
 failing half-way with "database is locked", which a deferred transaction does when it
 tries to upgrade its read lock.
+
+PostgreSQL runs transactions concurrently, so two replicas can both read "the highest
+version is 4" and both insert version 5; the unique constraint refuses the second. A
+service method that numbers or get-or-creates rows is wrapped in :func:`retry_on_conflict`,
+which re-runs the whole transaction (it re-reads, so it numbers 6) a few times.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from passline.errors import MissingExtra, Unavailable
+from passline.errors import Conflict, MissingExtra, Unavailable
 from passline.settings import Settings, redact_url
 
-__all__ = ["Database"]
+__all__ = ["Database", "retry_on_conflict"]
 
 _BEGIN_RETRIES = 8
+_CONFLICT_RETRIES = 8
+# unique_violation, serialization_failure, deadlock_detected
+_RACE_STATES = frozenset({"23505", "40001", "40P01"})
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class Database:
@@ -80,12 +91,55 @@ class Database:
         except OperationalError as exc:
             if _is_connection_failure(exc):
                 raise self.unavailable(exc) from None
+            if _lost_race(exc):
+                raise RaceLost() from exc
+            raise
+        except IntegrityError as exc:
+            if _lost_race(exc):
+                raise RaceLost() from exc
             raise
 
     def dispose(self) -> None:
         self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             self.read_engine.dispose()
+
+
+class RaceLost(Conflict):
+    """A concurrent writer committed the same key (or a deadlock victim was picked)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Another writer changed the same object at the same moment.",
+            hint="Retry the request; it will see the other writer's change.",
+        )
+
+
+def retry_on_conflict(method: Callable[P, T]) -> Callable[P, T]:
+    """Re-run ``method`` when its write transaction lost a race to a concurrent one.
+
+    The method must do its reads inside the transaction (then a retry re-reads) and nothing
+    irreversible outside it apart from content-addressed blob writes, which are idempotent.
+    """
+
+    @functools.wraps(method)
+    def retrying(*args: P.args, **kwargs: P.kwargs) -> T:
+        for attempt in range(_CONFLICT_RETRIES):
+            try:
+                return method(*args, **kwargs)
+            except RaceLost:
+                if attempt == _CONFLICT_RETRIES - 1:
+                    raise
+                time.sleep(min(0.5, 0.02 * 2**attempt) * (0.5 + random.random()))
+        raise AssertionError("unreachable")
+
+    return retrying
+
+
+def _lost_race(exc: DBAPIError) -> bool:
+    # SQLite serialises writers (BEGIN IMMEDIATE), so a unique violation there is no race.
+    state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return state in _RACE_STATES
 
 
 def _sqlite_engine(url: str, settings: Settings, begin: str) -> Engine:

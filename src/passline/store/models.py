@@ -734,6 +734,8 @@ class LlmCacheRow(Base):
 
 # Later blocks' tables live in their own modules; imported here so the metadata holds them.
 from passline.store import models_backlog as _models_backlog  # noqa: E402, F401
+from passline.store import models_envs as _models_envs  # noqa: E402, F401
 from passline.store import models_eval as _models_eval  # noqa: E402, F401
 from passline.store import models_gates as _models_gates  # noqa: E402, F401
+from passline.store import models_pipelines as _models_pipelines  # noqa: E402, F401
 from passline.store import models_redteam as _models_redteam  # noqa: E402, F401
