@@ -74,6 +74,7 @@ def cached_rerun(folder: Path, database_url: str | None) -> dict[str, Any]:
     started = time.perf_counter()
     first = run_pipeline(services, pipeline)
     cold_s = time.perf_counter() - started
+    assert first.status == "succeeded", first.error
     timings = []
     for _ in range(RERUNS):
         started = time.perf_counter()

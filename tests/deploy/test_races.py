@@ -62,7 +62,10 @@ def test_prompt_versions_and_experiments_are_created_once(svc: Services) -> None
 
 
 @pytest.mark.postgres
-def test_a_race_lost_too_often_is_a_conflict(tmp_path: Path, postgres_url: str) -> None:
+def test_a_race_lost_too_often_is_a_conflict(
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("passline.store.db.time.sleep", lambda _s: None)  # no backoff here
     ws = Workspace.open(Settings(home=tmp_path / "home", database_url=postgres_url))
     ws.services(ws.local_context("sdk")).projects.create("shop")
     attempts = []

@@ -217,21 +217,24 @@ def test_replicas_share_one_postgres_database_and_s3(
     """The configuration at scale: PostgreSQL, S3 (moto's server), two `passline up` and
     two `passline serve` replicas, all taking requests at once."""
     api, hits = api_source
-    token = _prepare(tmp_path, postgres_url, s3_root, api)
     model_file = tmp_path / "model.pkl"
     model_file.write_bytes(pickle.dumps(Doubler()))
-    workspace = Workspace.open(_settings(tmp_path, postgres_url, s3_root))
-    svc = workspace.services(workspace.local_context("cli"))
-    _serve_doubler(svc, model_file)
     env = {**_shared(postgres_url, s3_root), **s3_env(s3_endpoint)}
     kinds = ("up", "up", "serve", "serve")
-    with replicas(tmp_path, env, kinds) as urls, _clients(urls[:2], token) as clients:
-        with ThreadPoolExecutor(2) as pool:
-            predicted = pool.submit(_predict_through, urls[2:], token, 40)
-            results = _drive(clients, model_file)
-            predicted.result()
-        _check_shared_state(clients, results)
-        _wait_for_sources(clients[0], hits)
-        _wait_for_summaries(svc, 40)
-    assert svc.audit.verify().ok
-    workspace.close()
+    # The database is empty: all four processes migrate it as they start, on one lock.
+    with replicas(tmp_path, env, kinds) as urls:
+        token = _prepare(tmp_path, postgres_url, s3_root, api)
+        workspace = Workspace.open(_settings(tmp_path, postgres_url, s3_root))
+        try:
+            svc = workspace.services(workspace.local_context("cli"))
+            _serve_doubler(svc, model_file)
+            with _clients(urls[:2], token) as clients, ThreadPoolExecutor(2) as pool:
+                predicted = pool.submit(_predict_through, urls[2:], token, 40)
+                results = _drive(clients, model_file)
+                predicted.result()
+                _check_shared_state(clients, results)
+                _wait_for_sources(clients[0], hits)
+                _wait_for_summaries(svc, 40)
+            assert svc.audit.verify().ok
+        finally:
+            workspace.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -10,7 +11,7 @@ from passline.data.connectors.memory import TableConnector
 from passline.errors import Unavailable
 from passline.pipelines.batch import chunked_drift, score_dataset
 from passline.pipelines.runner import run_pipeline
-from passline.services.workspace import Services
+from passline.services.workspace import Services, Workspace
 from passline.settings import Settings
 from tests.pipelines import steps
 from tests.pipelines.conftest import sales_rows
@@ -95,3 +96,31 @@ def test_an_unreachable_ray_address_fails_fast_and_records_nothing(alice: Servic
     finally:
         alice.workspace.settings = settings
     assert alice.pipelines.list("retail") == []
+
+
+def test_the_demo_pipeline_runs_locally_then_on_ray_and_releases_through_the_gate(
+    local_ray: None, workspace: Workspace, tmp_path: Path
+) -> None:
+    from passline.data.connectors.sql import SqlConnector
+    from passline.demo_data import sales, write_erp
+    from passline.demo_pipeline import STAGING_GATE, retail_retrain
+
+    admin = workspace.services(workspace.local_context("sdk"))
+    admin.projects.create("retail-demand")
+    erp = write_erp(tmp_path / "erp.db", sales(range(1, 41)))
+    admin.ingest.ingest("retail-demand/sales", SqlConnector(erp, "SELECT * FROM sales"))
+    admin.gates.create("retail-demand", "staging", STAGING_GATE, "staging needs", True)
+    admin.environments.configure("retail-demand", "staging", gates=["staging"])
+
+    local = run_pipeline(admin, retail_retrain)
+    assert local.status == "succeeded", local.error
+    assert [(r["to"], r["status"]) for r in local.outputs["releases"]] == [
+        ("dev", "released"),
+        ("staging", "released"),
+    ]
+    on_ray = run_pipeline(admin, retail_retrain, {"holdout_weeks": 6}, executor="ray")
+    assert on_ray.status == "succeeded", on_ray.error
+    assert [s.status for s in on_ray.steps] == ["cached", "succeeded", "succeeded"]
+    assert on_ray.outputs["models"][0]["version"] == 2
+    staging = admin.registry.version("retail-demand/demand-forecast", "staging")
+    assert staging.version == 2

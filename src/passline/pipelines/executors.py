@@ -176,6 +176,12 @@ def _serve() -> None:
     fn, args = cloudpickle.loads(sys.stdin.buffer.read())
     answer.write(pickle.dumps(fn(*args), protocol=pickle.HIGHEST_PROTOCOL))
     answer.flush()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Skip the interpreter's teardown: native thread pools (Arrow's, OpenMP's) sometimes
+    # abort while being destroyed ("terminate called without an active exception"), which
+    # would turn an answered task into a dead worker. Nothing is left to clean up here.
+    os._exit(0)
 
 
 class RayExecutor(Executor):

@@ -6,10 +6,12 @@ database makes the writer *wait* (busy timeout, then a retry with backoff) inste
 failing half-way with "database is locked", which a deferred transaction does when it
 tries to upgrade its read lock.
 
-PostgreSQL runs transactions concurrently, so two replicas can both read "the highest
-version is 4" and both insert version 5; the unique constraint refuses the second. A
-service method that numbers or get-or-creates rows is wrapped in :func:`retry_on_conflict`,
-which re-runs the whole transaction (it re-reads, so it numbers 6) a few times.
+PostgreSQL runs transactions concurrently. Writers that number versions lock the parent row
+first (``SELECT ... FOR UPDATE``), so they take turns; what is left (two replicas creating
+the same model at once, a deadlock) ends in a unique violation or an abort for one of them.
+The service methods that number or get-or-create rows are wrapped in
+:func:`retry_on_conflict`, which re-runs the loser's whole transaction (it re-reads, so it
+finds the winner's row); after the last attempt the caller gets a ``Conflict`` (HTTP 409).
 """
 
 from __future__ import annotations
