@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None, workspace: Workspace | None = N
     from passline.server.ui_envs import router as ui_envs_router
     from passline.server.ui_eval import router as ui_eval_router
     from passline.server.ui_llm import router as ui_llm_router
+    from passline.server.ui_pipelines import router as ui_pipelines_router
     from passline.server.ui_pm import router as ui_pm_router
 
     app.include_router(ui_router)
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, workspace: Workspace | None = N
     app.include_router(ui_eval_router)
     app.include_router(ui_pm_router)
     app.include_router(ui_envs_router)
+    app.include_router(ui_pipelines_router)
     return app
 
 
