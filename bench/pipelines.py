@@ -126,9 +126,7 @@ def _prepare_scoring(home: Path, rows: int) -> None:
 
 def _score_child(home: str, mode: str) -> dict[str, Any]:
     """One scoring mode in this (fresh) process: its figures as JSON on stdout."""
-    import resource
-
-    from passline.pipelines.batch import score_dataset
+    from passline.pipelines.batch import _peak_mb, score_dataset
     from passline.services.workspace import Workspace
     from passline.settings import Settings
 
@@ -140,7 +138,7 @@ def _score_child(home: str, mode: str) -> dict[str, Any]:
         frame = services.datasets.read("bench/big").select([f"f{i}" for i in range(4)])
         model.predict(frame.to_pandas())
         seconds = time.perf_counter() - started
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak = _peak_mb()
         return {
             "rows": frame.num_rows,
             "seconds": round(seconds, 3),
