@@ -1,10 +1,11 @@
 """The pipelines part of ``passline demo``: the retail retraining pipeline.
 
-It runs once (every step runs, a forecast version is registered and released to dev, then
-to staging through the staging gate), runs again (every step cached, nothing registered),
-then new weeks of sales arrive, the drift monitor on the forecast endpoint raises an alert,
-the alert queues a run, and the queued run retrains on the new data and releases the new
-version to staging through the same gate. Run it yourself on Ray with
+It runs once: every step runs, a forecast version is registered and released to dev, and
+the staging gate refuses it (its MAE on the last eight weeks, the shifted ones, is over the
+bound). It runs again: every step cached, nothing registered. Then new weeks of sales
+arrive, the drift monitor on the forecast endpoint raises an alert, the alert queues a
+run, and the queued run retrains on the new data, within the bound this time, and releases
+the new version to dev and to staging through the same gate. Run it yourself on Ray with
 ``passline pipeline run passline.demo_pipeline:retail_retrain --executor ray``.
 """
 
@@ -24,7 +25,7 @@ PROJECT = "retail-demand"
 FORECAST = "retail-demand/forecast"
 STAGING_GATE = [
     {"type": "training_data_recorded"},
-    {"type": "metric", "name": "mae", "op": "<=", "threshold": 40.0},
+    {"type": "metric", "name": "mae", "op": "<=", "threshold": 45.0},
 ]
 
 
@@ -105,7 +106,7 @@ def _retrain_on_alert(workspace: Workspace, alice: Services, home: Path) -> list
     ran = run_queued(workspace)
     runs = alice.pipelines.runs(f"{PROJECT}/retail-retrain", limit=1)
     lines = [f"drift:     {outcome['alert']['message']}: alert queued {len(ran)} retraining run"]
-    return lines + [_line("retrain", runs[0])] if runs else lines
+    return lines + [_line("retrain", alice.pipelines.run(runs[0].id))] if runs else lines
 
 
 def _ensure_trigger(alice: Services) -> None:

@@ -124,3 +124,6 @@ def test_the_demo_pipeline_runs_locally_then_on_ray_and_releases_through_the_gat
     assert on_ray.outputs["models"][0]["version"] == 2
     staging = admin.registry.version("retail-demand/demand-forecast", "staging")
     assert staging.version == 2
+    again = run_pipeline(admin, retail_retrain, {"holdout_weeks": 6})
+    assert {s.status for s in again.steps} == {"cached"}
+    assert [r["status"] for r in again.outputs["releases"]] == ["unchanged", "unchanged"]

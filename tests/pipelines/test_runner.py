@@ -136,3 +136,19 @@ def test_a_viewer_cannot_run_a_pipeline(alice: Services) -> None:
         run_pipeline(vera, steps.retrain())
     run = run_pipeline(alice, steps.retrain())
     assert vera.pipelines.run(run.id).status == "succeeded"  # viewers read runs
+
+
+def test_releases_stop_at_the_first_gate_that_refuses(alice: Services) -> None:
+    admin = alice.workspace.services(alice.workspace.local_context("sdk"))
+    impossible = [{"type": "metric", "name": "mae", "op": "<=", "threshold": 0.0}]
+    admin.gates.create("retail", "staging", impossible, "nothing passes", True)
+    admin.environments.configure("retail", "staging", gates=["staging"])
+    run = run_pipeline(alice, steps.retrain(release_to=["dev", "staging", "production"]))
+    assert run.status == "succeeded"
+    releases = run.outputs["releases"]
+    assert [(r["to"], r["status"]) for r in releases] == [
+        ("dev", "released"),
+        ("staging", "refused"),
+    ]
+    assert "mae" in releases[1]["message"]
+    assert alice.registry.version("retail/demand", "dev").version == 1

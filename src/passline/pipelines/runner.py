@@ -351,7 +351,7 @@ class _Publisher:
             for step, model in self.pipeline.register.items()
         ]
         tracking.end_run(tracked.id)
-        releases = [self._release(m, env) for m in models for env in self.pipeline.release_to]
+        releases = [r for m in models for r in self._releases(m)]
         produced = [f"model_version:{m['version_id']}" for m in models]
         outputs = {"metrics": metrics, "models": models, "releases": releases}
         return outputs, produced, tracked.id
@@ -382,9 +382,26 @@ class _Publisher:
             "new": True,
         }
 
+    def _releases(self, model: dict[str, Any]) -> list[dict[str, Any]]:
+        """Along ``release_to`` until one is refused (the next would need it)."""
+        done: list[dict[str, Any]] = []
+        for environment in self.pipeline.release_to:
+            done.append(self._release(model, environment))
+            if done[-1]["status"] == "refused":
+                break
+        return done
+
     def _release(self, model: dict[str, Any], environment: str) -> dict[str, Any]:
         """Release the version into ``environment`` through its gates; a refusal is an
         outcome of the run (recorded and shown), not a crash of it."""
+        if _holds_version(self.svc, model, environment):
+            return {
+                "model": model["model"],
+                "version": model["version"],
+                "to": environment,
+                "status": "unchanged",
+                "message": f"{environment} holds it already",
+            }
         try:
             release = self.svc.environments.release(
                 model["model"], model["version"], environment, reason=f"pipeline run {self.run}"
@@ -405,6 +422,13 @@ class _Publisher:
             "release_id": release.id,
             "duration_ms": release.duration_ms,
         }
+
+
+def _holds_version(svc: Services, model: dict[str, Any], environment: str) -> bool:
+    try:
+        return svc.registry.version(model["model"], environment).version == model["version"]
+    except PasslineError:  # no alias of that name yet
+        return False
 
 
 def _function_bytes(item: Step) -> bytes:
