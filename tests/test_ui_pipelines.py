@@ -46,9 +46,9 @@ def test_the_runs_of_a_pipeline_as_graphs_with_statuses_and_cache_hits(
     workspace: Workspace,
 ) -> None:
     alice = setup_retail(workspace)
-    failed = run_pipeline(alice, steps.retrain(), {"fail": True})
-    fixed = run_pipeline(alice, steps.retrain())
-    cached = run_pipeline(alice, steps.retrain())
+    failed = run_pipeline(alice, steps.retrain(), {"fail": True}, executor="inline")
+    fixed = run_pipeline(alice, steps.retrain(), executor="inline")
+    cached = run_pipeline(alice, steps.retrain(), executor="inline")
     assert (failed.status, fixed.status, cached.cache_hits) == ("failed", "succeeded", 3)
     alice.pipelines.add_trigger("retail/retrain", "schedule", "0 5 * * 1")
     admin = workspace.services(workspace.local_context("sdk"))

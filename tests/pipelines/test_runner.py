@@ -40,8 +40,8 @@ def test_a_run_records_steps_metrics_the_model_and_its_lineage(any_alice: Servic
 
 
 def test_an_unchanged_rerun_skips_every_step_and_registers_nothing_new(alice: Services) -> None:
-    first = run_pipeline(alice, steps.retrain())
-    second = run_pipeline(alice, steps.retrain())
+    first = run_pipeline(alice, steps.retrain(), executor="inline")
+    second = run_pipeline(alice, steps.retrain(), executor="inline")
     assert set(statuses(second).values()) == {"cached"} and second.cache_hits == 3
     assert [s.output_digest for s in second.steps] == [s.output_digest for s in first.steps]
     assert second.outputs["models"][0]["version"] == 1
@@ -50,8 +50,8 @@ def test_an_unchanged_rerun_skips_every_step_and_registers_nothing_new(alice: Se
 
 
 def test_a_changed_parameter_reruns_only_the_steps_after_it(alice: Services) -> None:
-    run_pipeline(alice, steps.retrain())
-    changed = run_pipeline(alice, steps.retrain(), {"alpha": 10.0})
+    run_pipeline(alice, steps.retrain(), executor="inline")
+    changed = run_pipeline(alice, steps.retrain(), {"alpha": 10.0}, executor="inline")
     assert statuses(changed) == {
         "features": "cached",
         "train": "succeeded",
@@ -62,9 +62,9 @@ def test_a_changed_parameter_reruns_only_the_steps_after_it(alice: Services) -> 
 
 
 def test_a_new_dataset_version_reruns_everything(alice: Services) -> None:
-    run_pipeline(alice, steps.retrain())
+    run_pipeline(alice, steps.retrain(), executor="inline")
     alice.ingest.ingest("retail/sales", TableConnector(sales_rows(shift=5.0)))
-    again = run_pipeline(alice, steps.retrain())
+    again = run_pipeline(alice, steps.retrain(), executor="inline")
     assert set(statuses(again).values()) == {"succeeded"}
     assert again.inputs["sales"]["ref"] == "retail/sales@v2"
 
@@ -87,7 +87,7 @@ def test_a_failing_step_fails_the_run_with_its_traceback_and_keeps_finished_outp
     assert train.attempts == 3  # the step allows two retries
     assert "no rows for week 53" in failed.error
     assert failed.outputs == {} and alice.registry.models("retail") == []
-    fixed = run_pipeline(alice, steps.retrain())
+    fixed = run_pipeline(alice, steps.retrain(), executor="inline")
     assert statuses(fixed)["features"] == "cached" and fixed.status == "succeeded"
 
 
@@ -125,7 +125,7 @@ def test_bad_inputs_fail_before_anything_is_recorded(alice: Services) -> None:
         run_pipeline(alice, steps.retrain(), {"alhpa": 2})
     with pytest.raises(NotFound):
         run_pipeline(alice, steps.retrain(inputs={"sales": "retail/nothing-here"}))
-    with pytest.raises(InvalidInput, match="executor must be 'local' or 'ray'"):
+    with pytest.raises(InvalidInput, match="executor must be 'local', 'ray' or 'inline'"):
         run_pipeline(alice, steps.retrain(), executor="spark")
     assert alice.pipelines.list("retail") == []
 
@@ -134,7 +134,7 @@ def test_a_viewer_cannot_run_a_pipeline(alice: Services) -> None:
     vera = services_as(alice.workspace, "vera")
     with pytest.raises(PermissionDenied, match="contributor"):
         run_pipeline(vera, steps.retrain())
-    run = run_pipeline(alice, steps.retrain())
+    run = run_pipeline(alice, steps.retrain(), executor="inline")
     assert vera.pipelines.run(run.id).status == "succeeded"  # viewers read runs
 
 
@@ -143,7 +143,9 @@ def test_releases_stop_at_the_first_gate_that_refuses(alice: Services) -> None:
     impossible = [{"type": "metric", "name": "mae", "op": "<=", "threshold": 0.0}]
     admin.gates.create("retail", "staging", impossible, "nothing passes", True)
     admin.environments.configure("retail", "staging", gates=["staging"])
-    run = run_pipeline(alice, steps.retrain(release_to=["dev", "staging", "production"]))
+    run = run_pipeline(
+        alice, steps.retrain(release_to=["dev", "staging", "production"]), executor="inline"
+    )
     assert run.status == "succeeded"
     releases = run.outputs["releases"]
     assert [(r["to"], r["status"]) for r in releases] == [

@@ -41,7 +41,7 @@ def test_cli_end_to_end(
     assert "model: retail/demand v1 (new version)" in out and "metric mae:" in out
     code, out, _ = cli(capsys, "pipeline", "run", "retail/retrain", "-p", "alpha=1.0")
     assert code == 0 and "3 of 3 steps cached" in out and "already registered" in out
-    code, out, err = cli(capsys, "pipeline", "run", source, "-p", "fail=true")
+    code, out, err = cli(capsys, "pipeline", "run", source, "-p", "fail=true", "-e", "inline")
     assert code == 1 and "failed" in out and "no rows for week 53" in err
     code, out, _ = cli(capsys, "pipeline", "show", "retail/retrain", "--json")
     shown = json.loads(out)
@@ -96,7 +96,9 @@ def test_cli_bad_inputs(
 
 
 def test_rest_api(app_client: TestClient, alice: Services) -> None:
-    run = run_pipeline(alice, steps.retrain(source="tests.pipelines.steps:RETRAIN"))
+    run = run_pipeline(
+        alice, steps.retrain(source="tests.pipelines.steps:RETRAIN"), executor="inline"
+    )
     token = alice.identity.create_token("t").secret
     headers = {"Authorization": f"Bearer {token}"}
     listed = app_client.get("/api/v1/projects/retail/pipelines", headers=headers).json()
@@ -106,7 +108,9 @@ def test_rest_api(app_client: TestClient, alice: Services) -> None:
     found = app_client.get(f"/api/v1/pipeline-runs/{run.id}", headers=headers).json()
     assert [s["status"] for s in found["steps"]] == ["succeeded"] * 3
     queued = app_client.post(
-        "/api/v1/pipelines/retail/retrain/runs", json={"params": {"alpha": 2.0}}, headers=headers
+        "/api/v1/pipelines/retail/retrain/runs",
+        json={"params": {"alpha": 2.0}, "executor": "inline"},
+        headers=headers,
     )
     assert queued.status_code == 202 and queued.json()["status"] == "queued"
     assert run_queued(alice.workspace) == [("retail/retrain", "succeeded")]
@@ -135,10 +139,10 @@ def test_rest_api(app_client: TestClient, alice: Services) -> None:
 def test_sdk_on_both_transports(sdk: Client, workspace: Workspace) -> None:
     setup_retail(workspace)
     admin = workspace.services(workspace.local_context("sdk"))
-    run_pipeline(admin, steps.retrain(source="tests.pipelines.steps:RETRAIN"))
+    run_pipeline(admin, steps.retrain(source="tests.pipelines.steps:RETRAIN"), executor="inline")
     api = sdk.pipelines
     assert [p.name for p in api.list("retail")] == ["retrain"]
-    queued = api.run("retail/retrain", {"alpha": 3.0}, wait=False)
+    queued = api.run("retail/retrain", {"alpha": 3.0}, "inline", wait=False)
     if queued.status == "queued":  # over HTTP the server's scheduler runs it
         run_queued(workspace)
     done = api.follow(queued.id, timeout_s=60)

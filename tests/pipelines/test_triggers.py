@@ -22,7 +22,7 @@ SOURCE = "tests.pipelines.steps:RETRAIN"
 @pytest.fixture
 def recorded(alice: Services) -> Services:
     pipeline = steps.retrain(source=SOURCE)
-    run_pipeline(alice, pipeline)
+    run_pipeline(alice, pipeline, executor="inline")
     return alice
 
 
@@ -68,7 +68,7 @@ def test_bad_triggers_are_refused(recorded: Services) -> None:
 
 
 def test_a_queued_run_whose_code_cannot_load_fails_with_the_reason(alice: Services) -> None:
-    run_pipeline(alice, steps.retrain(source="tests.pipelines.gone:RETRAIN"))
+    run_pipeline(alice, steps.retrain(source="tests.pipelines.gone:RETRAIN"), executor="inline")
     queued = alice.pipelines.enqueue("retail/retrain")
     [(ref, outcome)] = run_queued(alice.workspace)
     assert outcome.startswith("failed: Cannot import module 'tests.pipelines.gone'")

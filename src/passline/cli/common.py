@@ -11,11 +11,21 @@ from typing import Any
 import typer
 from pydantic import BaseModel
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
 from passline.sdk.client import Client, connect
 
-__all__ = ["JsonOption", "Options", "client", "console", "emit", "err_console", "table"]
+__all__ = [
+    "JsonOption",
+    "Options",
+    "client",
+    "console",
+    "counting_progress",
+    "emit",
+    "err_console",
+    "table",
+]
 
 # Piped output gets a wide console so ids and digests are not cut; use --json for machines.
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
@@ -84,3 +94,17 @@ def emit(value: Any, as_json: bool, columns: Sequence[str], title: str | None = 
 def _field(item: Any, column: str) -> Any:
     data = plain(item)
     return data.get(column) if isinstance(data, dict) else getattr(item, column, None)
+
+
+def counting_progress(disable: bool = False) -> Progress:
+    """A bar of items done out of a total, with the time spent, on stderr; it disappears
+    when done, and is off for ``--json`` so machine output stays clean."""
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=disable,
+    )

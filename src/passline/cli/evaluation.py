@@ -8,9 +8,16 @@ from typing import Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-from passline.cli.common import JsonOption, client, console, emit, emit_json, err_console, table
+from passline.cli.common import (
+    JsonOption,
+    client,
+    console,
+    counting_progress,
+    emit,
+    emit_json,
+    table,
+)
 from passline.errors import InvalidInput
 
 app = typer.Typer(
@@ -159,15 +166,7 @@ def run(
         options[key] = _value(value)
     specs = [json.loads(s) if s.startswith("{") else s for s in scorer or []]
     evaluation = client(ctx).evaluation
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-        disable=as_json,
-    ) as bar:
+    with counting_progress(as_json) as bar:
         task = bar.add_task(f"eval {suite}", total=None)
 
         def advance(done: int, total: int) -> None:

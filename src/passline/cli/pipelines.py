@@ -8,9 +8,16 @@ from typing import Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-from passline.cli.common import JsonOption, client, console, emit_json, err_console, table
+from passline.cli.common import (
+    JsonOption,
+    client,
+    console,
+    counting_progress,
+    emit_json,
+    err_console,
+    table,
+)
 from passline.core.pipelines import PipelineRun
 from passline.errors import InvalidInput
 
@@ -55,15 +62,7 @@ def run(
     as_json: bool = JsonOption,
 ) -> None:
     """Run a pipeline with a live view of its steps; exit 1 when it fails."""
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-        disable=as_json,
-    ) as bar:
+    with counting_progress(as_json) as bar:
         task = bar.add_task(f"pipeline {pipeline}", total=None)
 
         def show(event: Any) -> None:

@@ -8,10 +8,16 @@ from typing import Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 import passline.redteam  # noqa: F401  (registers the attack_resisted scorer in this process)
-from passline.cli.common import JsonOption, client, console, emit_json, err_console, table
+from passline.cli.common import (
+    JsonOption,
+    client,
+    console,
+    counting_progress,
+    emit_json,
+    table,
+)
 from passline.errors import InvalidInput
 
 app = typer.Typer(
@@ -75,15 +81,7 @@ def run(
     """Attack a target with the probe library; the attack success rate by category and OWASP
     id, and the transcripts of the attacks that worked."""
     options = {**_options(option), **({"as_user": as_user} if as_user else {})}
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-        disable=as_json,
-    ) as bar:
+    with counting_progress(as_json) as bar:
         task = bar.add_task(f"red team {target}", total=None)
 
         def advance(done: int, total: int) -> None:

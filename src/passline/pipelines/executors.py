@@ -24,6 +24,7 @@ from passline.errors import InvalidInput, MissingExtra, PasslineError, Unavailab
 
 __all__ = [
     "Executor",
+    "InlineExecutor",
     "LocalExecutor",
     "RayExecutor",
     "StepTask",
@@ -123,6 +124,17 @@ class LocalExecutor(Executor):
             error = f"The worker running step {task.step!r} {exc}"
             return TaskResult(False, error=error, seconds=_since(started))
         return result
+
+
+class InlineExecutor(Executor):
+    """Steps in this process, one at a time: a breakpoint in a step stops there, and tests
+    of a pipeline's logic skip the interpreter start of each step. Nothing can stop a step
+    here, so timeouts are not enforced: use the local or Ray executor for that."""
+
+    name = "inline"
+
+    def run(self, task: StepTask, timeout_s: float | None) -> TaskResult:
+        return run_task(task)
 
 
 def _timeout(step: str, timeout_s: float | None) -> str:
@@ -268,4 +280,6 @@ def open_executor(
         return LocalExecutor(workers)
     if name == "ray":
         return RayExecutor(ray_address, ray_cpus)
-    raise InvalidInput(f"The executor must be 'local' or 'ray'. Got {name!r} instead.")
+    if name == "inline":
+        return InlineExecutor()
+    raise InvalidInput(f"The executor must be 'local', 'ray' or 'inline'. Got {name!r} instead.")

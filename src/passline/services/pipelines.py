@@ -42,6 +42,7 @@ __all__ = [
 ]
 
 TRIGGER_KINDS = ("schedule", "dataset", "alert")
+EXECUTORS = ("local", "ray", "inline")
 FINISHED = ("succeeded", "failed")
 
 
@@ -342,8 +343,10 @@ class PipelineService(BaseService):
             raise InvalidInput(
                 f"A trigger is one of {', '.join(TRIGGER_KINDS)}. Got {kind!r} instead."
             )
-        if executor not in ("local", "ray"):
-            raise InvalidInput(f"The executor must be 'local' or 'ray'. Got {executor!r} instead.")
+        if executor not in EXECUTORS:
+            raise InvalidInput(
+                f"The executor must be one of {', '.join(EXECUTORS)}. Got {executor!r} instead."
+            )
         now = utcnow()
         first = next_run(target, now) if kind == "schedule" else None
         if kind != "schedule" and target.count("/") != 1:

@@ -17,14 +17,14 @@ router = APIRouter(tags=["pipelines"])
 
 class RunRequest(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
-    executor: Literal["local", "ray"] = "local"
+    executor: Literal["local", "ray", "inline"] = "local"
 
 
 class NewTrigger(BaseModel):
     kind: Literal["schedule", "dataset", "alert"]
     target: str = Field(description="a cron expression, project/dataset or project/monitor")
     params: dict[str, Any] = Field(default_factory=dict)
-    executor: Literal["local", "ray"] = "local"
+    executor: Literal["local", "ray", "inline"] = "local"
 
 
 @router.get("/projects/{project}/pipelines", response_model=list[PipelineInfo])
