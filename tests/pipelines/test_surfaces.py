@@ -153,3 +153,45 @@ def test_sdk_on_both_transports(sdk: Client, workspace: Workspace) -> None:
     api.remove_trigger(trigger.id)
     assert api.triggers("retail") == []
     assert len(api.runs("retail/retrain")) == 2
+
+
+def test_cli_batch_scoring_and_drift(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from passline.data.connectors.memory import TableConnector
+    from tests.pipelines.conftest import sales_rows
+
+    monkeypatch.setenv("PASSLINE_HOME", str(tmp_path / "ws"))
+    workspace = Workspace.open()
+    alice = setup_retail(workspace)
+    run_pipeline(alice, steps.retrain(), executor="inline")
+    wide = [{**r, "price_sq": r["price"] ** 2} for r in sales_rows()]
+    alice.ingest.ingest("retail/wide", TableConnector(wide))
+    workspace.close()
+
+    code, out, err = cli(
+        capsys,
+        "pipeline",
+        "score",
+        "retail/wide",
+        "retail/demand@1",
+        "--output",
+        "retail/scored",
+        "--chunk-rows",
+        "30",
+        "--json",
+    )
+    assert code == 0, err
+    scored = json.loads(out)
+    assert scored["rows"] == 80 and scored["output"] == "retail/scored@v1"
+    assert scored["peak_rss_mb"]["worker"] > 0
+    code, out, _ = cli(
+        capsys, "pipeline", "drift", "retail/wide@v1", "retail/scored@v1", "-c", "price", "--json"
+    )
+    assert code == 0 and json.loads(out)["executor"] == "local"
+    code, _, err = cli(capsys, "pipeline", "score", "retail/wide", "retail/nope@1")
+    assert code == 3 and "nope" in err
+    code, _, err = cli(
+        capsys, "--url", "http://127.0.0.1:9", "pipeline", "score", "retail/wide", "retail/demand@1"
+    )
+    assert code == 2 and "runs where the data is" in err

@@ -252,6 +252,65 @@ def untrigger(ctx: typer.Context, trigger_id: str = typer.Argument(...)) -> None
     console.print(f"Removed {trigger_id}.")
 
 
+@app.command("score")
+def score(
+    ctx: typer.Context,
+    dataset: str = typer.Argument(..., help="PROJECT/DATASET[@vN]"),
+    model: str = typer.Argument(..., help="PROJECT/MODEL@ALIAS or @N (production by default)"),
+    output: str = typer.Option(None, "--output", "-o", help="Store rows and scores here."),
+    executor: str = typer.Option("local", "--executor", "-e", help="local or ray."),
+    chunk_rows: int = typer.Option(500_000, "--chunk-rows"),
+    as_json: bool = JsonOption,
+) -> None:
+    """Batch-score a dataset version with a registered model, in chunks on the executor."""
+    with counting_progress(as_json) as bar:
+        task = bar.add_task(f"scoring {dataset}", total=None)
+        found = client(ctx).pipelines.score(
+            dataset,
+            model,
+            output,
+            executor,
+            chunk_rows,
+            lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    found.pop("scores", None)
+    if as_json:
+        emit_json(found)
+        return
+    peak = found["peak_rss_mb"]
+    console.print(
+        f"Scored {found['rows']:,} rows of {found['dataset']} with {found['model']} on "
+        f"{found['executor']}: {found['seconds']} s, {found['rows_per_s']:,} rows/s, peak "
+        f"{peak['driver']:.0f} MB (driver), {peak['worker']:.0f} MB (worker)"
+        + (f"; stored as {found['output']}" if found.get("output") else "")
+    )
+
+
+@app.command("drift")
+def drift(
+    ctx: typer.Context,
+    reference: str = typer.Argument(..., help="PROJECT/DATASET@vN"),
+    current: str = typer.Argument(..., help="PROJECT/DATASET@vN"),
+    column: list[str] = typer.Option(None, "--column", "-c", help="Only these (repeat)."),
+    executor: str = typer.Option("local", "--executor", "-e", help="local or ray."),
+    chunk_rows: int = typer.Option(500_000, "--chunk-rows"),
+    as_json: bool = JsonOption,
+) -> None:
+    """Drift of one dataset version against another, profiled in chunks on the executor."""
+    found = client(ctx).pipelines.drift(reference, current, column or None, executor, chunk_rows)
+    if as_json:
+        emit_json(found)
+        return
+    console.print(f"{current} against {reference} on {found['executor']}: {found['seconds']} s")
+    console.print_json(
+        data={
+            k: v
+            for k, v in found.items()
+            if k not in ("reference", "current", "executor", "seconds")
+        }
+    )
+
+
 @app.command("run-queued")
 def run_queued(ctx: typer.Context) -> None:
     """Run the queued runs now (embedded; `passline up` does this on every tick)."""

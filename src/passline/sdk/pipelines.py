@@ -116,6 +116,59 @@ class PipelinesAPI(_Namespace):
     def remove_trigger(self, trigger_id: str) -> None:
         self._call("pipelines.remove_trigger", None, trigger_id=trigger_id)
 
+    def score(
+        self,
+        dataset: str,
+        model: str,
+        output: str | None = None,
+        executor: str = "local",
+        chunk_rows: int = 500_000,
+        progress: Any = None,
+    ) -> dict[str, Any]:
+        """Score a dataset version with ``project/model@alias`` in chunks on the executor;
+        with ``output``, store the rows and scores as a new dataset version (embedded)."""
+        from passline.pipelines.batch import score_dataset
+
+        return score_dataset(
+            self._embedded("batch scoring"),
+            dataset,
+            model,
+            output=output,
+            executor=executor,
+            chunk_rows=chunk_rows,
+            progress=progress,
+        )
+
+    def drift(
+        self,
+        reference: str,
+        current: str,
+        columns: list[str] | None = None,
+        executor: str = "local",
+        chunk_rows: int = 500_000,
+    ) -> dict[str, Any]:
+        """Drift of ``current`` against ``reference`` (dataset versions), profiled in chunks
+        on the executor (embedded)."""
+        from passline.pipelines.batch import chunked_drift
+
+        return chunked_drift(
+            self._embedded("chunked drift"),
+            reference,
+            current,
+            columns=columns,
+            executor=executor,
+            chunk_rows=chunk_rows,
+        )
+
+    def _embedded(self, what: str) -> Any:
+        services = self._local()
+        if services is None:
+            raise InvalidInput(
+                f"{what.capitalize()} runs where the data is: use an embedded client "
+                "(no --url) on a machine with the workspace's settings."
+            )
+        return services
+
     def run_queued(self) -> list[tuple[str, str]]:
         """Run what triggers and schedules queued (embedded only; a server does it itself)."""
         services = self._local()
