@@ -73,3 +73,19 @@ def test_a_queued_run_whose_code_cannot_load_fails_with_the_reason(alice: Servic
     [(ref, outcome)] = run_queued(alice.workspace)
     assert outcome.startswith("failed: Cannot import module 'tests.pipelines.gone'")
     assert alice.pipelines.run(queued.id).status == "failed"
+
+
+def test_the_servers_scheduler_runs_queued_runs_in_its_pipelines_thread(
+    recorded: Services,
+) -> None:
+    from passline.server.scheduler import SourceScheduler
+
+    queued = recorded.pipelines.enqueue("retail/retrain", {"alpha": 4.0}, executor="inline")
+    scheduler = SourceScheduler(recorded.workspace, interval_s=3600)
+    try:
+        scheduler.tick()
+        scheduler.start_pipelines().result(timeout=120)
+    finally:
+        scheduler.stop()
+    done = recorded.pipelines.run(queued.id)
+    assert done.status == "succeeded" and done.params["alpha"] == 4.0

@@ -1,4 +1,6 @@
-"""The scheduler: a thread in `passline up` that runs saved sources and monitors when due.
+"""The scheduler: a thread in `passline up` that runs saved sources and monitors when due,
+and hands queued pipeline runs (schedules, triggers, runs queued over the API) to a thread
+of their own.
 
 Each tick claims due sources with a conditional UPDATE (see ``services/sources.py``), so
 several servers on one database never run a source twice; a failure is recorded on the
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from passline.services.monitors import run_due_monitors
 from passline.services.sources import run_due_sources
@@ -25,6 +28,10 @@ class SourceScheduler:
         self.interval_s = interval_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="passline-scheduler", daemon=True)
+        # Queued pipeline runs go to a thread of their own: an hour of training must not
+        # hold up the sources and monitors that are due meanwhile.
+        self._pipelines = ThreadPoolExecutor(1, thread_name_prefix="passline-pipelines")
+        self._pipeline_work: Future[None] | None = None
 
     def start(self) -> SourceScheduler:
         self._thread.start()
@@ -32,7 +39,9 @@ class SourceScheduler:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=30)
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
+        self._pipelines.shutdown(wait=False, cancel_futures=True)
 
     def tick(self) -> list[tuple[str, str]]:
         outcomes = run_due_sources(self.workspace)
@@ -46,12 +55,23 @@ class SourceScheduler:
         scored = run_due_online_evaluations(self.workspace)
         for project, outcome in scored:
             log.info("online evaluation %s: %s", project, outcome)
+        self.start_pipelines()
+        return outcomes + checked + scored
+
+    def start_pipelines(self) -> Future[None]:
+        """Run queued pipeline runs in the pipelines thread, unless it is still busy."""
+        if self._pipeline_work is None or self._pipeline_work.done():
+            self._pipeline_work = self._pipelines.submit(self._run_pipelines)
+        return self._pipeline_work
+
+    def _run_pipelines(self) -> None:
         from passline.pipelines.worker import run_queued
 
-        pipelines = run_queued(self.workspace)
-        for pipeline, outcome in pipelines:
-            log.info("pipeline %s: %s", pipeline, outcome)
-        return outcomes + checked + scored + pipelines
+        try:
+            for pipeline, outcome in run_queued(self.workspace):
+                log.info("pipeline %s: %s", pipeline, outcome)
+        except Exception:  # the next tick tries again
+            log.exception("running queued pipelines failed")
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):
