@@ -9,18 +9,21 @@ merged (profiles) by the driver, so the answer does not depend on where the work
 
 from __future__ import annotations
 
+import functools
 import pickle
 import resource
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from queue import Empty, Queue
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from passline.errors import InvalidInput
-from passline.pipelines.executors import RayExecutor, call_in_subprocess
+from passline.pipelines.executors import RayExecutor, StreamWorker
 from passline.services.workspace import Services
 
 __all__ = ["chunked_drift", "map_chunks", "score_dataset"]
@@ -52,8 +55,14 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+@functools.lru_cache(maxsize=2)
+def _model(model_bytes: bytes) -> Any:
+    """Unpickled once per worker process, not once per chunk."""
+    return pickle.loads(model_bytes)
+
+
 def _score_chunk(model_bytes: bytes, chunk: bytes, features: list[str]) -> tuple[bytes, float]:
-    model = pickle.loads(model_bytes)
+    model = _model(model_bytes)
     frame = _from_ipc(chunk).select(features).to_pandas()
     predicted = np.asarray(model.predict(frame), dtype=np.float64)
     return predicted.tobytes(), _peak_mb()
@@ -86,19 +95,16 @@ def map_chunks(
     if chunk_rows < 1:
         raise InvalidInput(f"chunk_rows must be 1 or more. Got {chunk_rows} instead.")
     starts = list(range(0, table.num_rows, chunk_rows)) or [0]
-    chunks = (_to_ipc(table.slice(s, chunk_rows).select(columns)) for s in starts)
     report = progress or (lambda done, total: None)
+
+    def chunk(start: int) -> bytes:  # made when it is sent: the chunks never all exist at once
+        return _to_ipc(table.slice(start, chunk_rows).select(columns))
+
     if executor == "ray":
         ray = RayExecutor(ray_address, workers)._ray
-        remote, shared_ref = ray.remote(num_cpus=1)(fn), ray.put(shared)
-        refs = [remote.remote(shared_ref, ray.put(c), columns) for c in chunks]
-        outcomes = []
-        for i, ref in enumerate(refs):
-            outcomes.append(ray.get(ref))
-            report(i + 1, len(refs))
+        outcomes = _ray_map(ray, fn, shared, columns, starts, chunk, workers, report)
     elif executor == "local":
-        outcomes = _local_map(fn, list(chunks), shared, columns, workers)
-        report(len(outcomes), len(outcomes))
+        outcomes = _local_map(fn, shared, columns, starts, chunk, workers, report)
     else:
         raise InvalidInput(f"The executor must be 'local' or 'ray'. Got {executor!r} instead.")
     return [o[0] for o in outcomes], max(o[1] for o in outcomes)
@@ -106,33 +112,67 @@ def map_chunks(
 
 def _local_map(
     fn: Callable[..., tuple[Any, float]],
-    chunks: list[bytes],
     shared: bytes,
     columns: list[str],
+    starts: list[int],
+    chunk: Callable[[int], bytes],
     workers: int,
+    report: Progress,
 ) -> list[tuple[Any, float]]:
-    """Each of ``workers`` processes takes every n-th chunk, with one core's threads: one
-    interpreter start and one model load per worker, not per chunk."""
-    shares = [chunks[i::workers] for i in range(workers)]
+    """``workers`` stream workers, each with one core's threads, take the next chunk when
+    they are free: one interpreter start and one model load per worker, one chunk in
+    memory per worker."""
+    pending: Queue[int] = Queue()
+    for index in range(len(starts)):
+        pending.put(index)
+    results: list[tuple[Any, float]] = [None] * len(starts)  # type: ignore[list-item]
+    lock = threading.Lock()
+
+    def work() -> None:
+        with StreamWorker(fn, shared, columns, threads=1) as worker:
+            while True:
+                try:
+                    index = pending.get_nowait()
+                except Empty:
+                    return
+                results[index] = worker.call(chunk(starts[index]))
+                with lock:
+                    report(sum(r is not None for r in results), len(starts))
+
     with ThreadPoolExecutor(workers) as pool:
-        answers = list(
-            pool.map(
-                lambda share: call_in_subprocess(
-                    _each, (fn, shared, share, columns), None, threads=1
-                ),
-                shares,
-            )
-        )
-    ordered: list[tuple[Any, float]] = [None] * len(chunks)  # type: ignore[list-item]
-    for worker, answer in enumerate(answers):
-        ordered[worker::workers] = answer
-    return ordered
+        for future in [pool.submit(work) for _ in range(min(workers, len(starts)))]:
+            future.result()
+    return results
 
 
-def _each(
-    fn: Callable[..., tuple[Any, float]], shared: bytes, chunks: list[bytes], columns: list[str]
+def _ray_map(
+    ray: Any,
+    fn: Callable[..., tuple[Any, float]],
+    shared: bytes,
+    columns: list[str],
+    starts: list[int],
+    chunk: Callable[[int], bytes],
+    workers: int,
+    report: Progress,
 ) -> list[tuple[Any, float]]:
-    return [fn(shared, chunk, columns) for chunk in chunks]
+    """Tasks on Ray, at most two per worker in flight, so the object store holds a few
+    chunks rather than the whole table; ``shared`` (the model) is put there once."""
+    remote, shared_ref = ray.remote(num_cpus=1)(fn), ray.put(shared)
+    results: list[tuple[Any, float]] = [None] * len(starts)  # type: ignore[list-item]
+    in_flight: dict[Any, int] = {}
+    for index, start in enumerate(starts):
+        if len(in_flight) >= 2 * workers:
+            _collect(ray, in_flight, results, report)
+        in_flight[remote.remote(shared_ref, ray.put(chunk(start)), columns)] = index
+    while in_flight:
+        _collect(ray, in_flight, results, report)
+    return results
+
+
+def _collect(ray: Any, in_flight: dict[Any, int], results: list[Any], report: Progress) -> None:
+    [ready], _ = ray.wait(list(in_flight), num_returns=1)
+    results[in_flight.pop(ready)] = ray.get(ready)
+    report(sum(r is not None for r in results), len(results))
 
 
 def score_dataset(

@@ -28,6 +28,7 @@ __all__ = [
     "LocalExecutor",
     "RayExecutor",
     "StepTask",
+    "StreamWorker",
     "TaskResult",
     "open_executor",
     "run_task",
@@ -176,6 +177,108 @@ def call_in_subprocess(
         tail = errors.decode(errors="replace")[-2000:]
         raise WorkerDied(f"died (exit code {worker.returncode}), perhaps out of memory: {tail}")
     return pickle.loads(answer)
+
+
+class StreamWorker:
+    """A worker process that applies one function to items sent one at a time:
+    ``fn(shared, item, columns)``. It holds one item at a time (memory bounded by a chunk,
+    not by the data), and pays its interpreter start and its ``shared`` load once."""
+
+    def __init__(self, fn: Any, shared: bytes, columns: list[str], threads: int = 1) -> None:
+        import tempfile
+
+        import cloudpickle
+
+        env = {**os.environ, **{name: str(threads) for name in _THREAD_VARIABLES}}
+        self._errors = tempfile.TemporaryFile()
+        self._process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from passline.pipelines.executors import _serve_stream; _serve_stream()",
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._errors,
+            env=env,
+        )
+        self._send(cloudpickle.dumps((fn, shared, columns)))
+
+    def call(self, item: bytes) -> Any:
+        self._send(item)
+        ok, value = pickle.loads(self._receive())
+        if not ok:
+            raise PasslineError(f"A worker failed on a chunk:\n{value}")
+        return value
+
+    def _send(self, data: bytes) -> None:
+        stream = self._process.stdin
+        assert stream is not None
+        try:
+            stream.write(len(data).to_bytes(8, "big") + data)
+            stream.flush()
+        except BrokenPipeError:
+            raise self._died() from None
+
+    def _receive(self) -> bytes:
+        stream = self._process.stdout
+        assert stream is not None
+        size = stream.read(8)
+        if len(size) < 8:
+            raise self._died()
+        return stream.read(int.from_bytes(size, "big"))
+
+    def _died(self) -> PasslineError:
+        self._process.wait(10)
+        self._errors.seek(0)
+        tail = self._errors.read().decode(errors="replace")[-2000:]
+        return PasslineError(
+            f"A worker died (exit code {self._process.returncode}), perhaps out of memory: {tail}"
+        )
+
+    def close(self) -> None:
+        if self._process.poll() is None:
+            try:
+                self._send(b"")
+                self._process.wait(30)
+            except (PasslineError, subprocess.TimeoutExpired):
+                self._process.kill()
+                self._process.wait()
+        for stream in (self._process.stdin, self._process.stdout, self._errors):
+            if stream is not None:
+                stream.close()
+
+    def __enter__(self) -> StreamWorker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _serve_stream() -> None:
+    """The stream worker's side: a header (fn, shared, columns), then items until an empty
+    one; each answered with (ok, value or traceback)."""
+    import cloudpickle
+
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    source = sys.stdin.buffer
+
+    def receive() -> bytes:
+        size = int.from_bytes(source.read(8) or b"\0" * 8, "big")
+        return source.read(size) if size else b""
+
+    fn, shared, columns = cloudpickle.loads(receive())
+    while item := receive():
+        try:
+            answer = (True, fn(shared, item, columns))
+        except Exception:  # noqa: BLE001 - reported to the driver with its traceback
+            answer = (False, traceback.format_exc())
+        data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+        answers.write(len(data).to_bytes(8, "big") + data)
+        answers.flush()
+    sys.stdout.flush()
+    os._exit(0)
 
 
 def _serve() -> None:
