@@ -21,8 +21,9 @@ from __future__ import annotations
 import graphlib
 import hashlib
 import inspect
+import json
 import textwrap
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, overload
 
@@ -194,16 +195,11 @@ class Pipeline:
             "inputs": self.inputs,
             "register": self.register,
             "release_to": self.release_to,
-            "params": _jsonable(self.params),
+            "params": jsonable(self.params),
             "source": self.source,
         }
 
 
-def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
-    import json
-
-    return json.loads(json.dumps(values, default=repr))
-
-
-def names(items: Iterable[Step]) -> list[str]:
-    return [i.name for i in items]
+def jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` as JSON can hold them (anything else by its repr), keys sorted."""
+    return json.loads(json.dumps(values, default=repr, sort_keys=True))  # type: ignore[no-any-return]

@@ -149,23 +149,16 @@ class WorkerDied(Exception):
     """The worker process ended without an answer (killed, out of memory, a crash)."""
 
 
-def call_in_subprocess(
-    fn: Any, args: tuple[Any, ...], timeout_s: float | None, threads: int | None = None
-) -> Any:
-    """``fn(*args)`` in a fresh interpreter; its return value. ``fn`` travels by value.
-    ``threads`` caps the native thread pools (OpenMP, BLAS) of a worker sharing the CPUs."""
+def call_in_subprocess(fn: Any, args: tuple[Any, ...], timeout_s: float | None) -> Any:
+    """``fn(*args)`` in a fresh interpreter; its return value. ``fn`` travels by value."""
     import cloudpickle
 
     payload = cloudpickle.dumps((fn, args))
-    env = dict(os.environ)
-    if threads:
-        env.update({name: str(threads) for name in _THREAD_VARIABLES})
     worker = subprocess.Popen(
         [sys.executable, "-c", "from passline.pipelines.executors import _serve; _serve()"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=env,
     )
     try:
         answer, errors = worker.communicate(payload, timeout=timeout_s)

@@ -21,9 +21,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
+from passline.core.clock import utcnow
 from passline.core.pipelines import PipelineRun
 from passline.errors import InvalidInput, PasslineError
-from passline.pipelines.dsl import Pipeline, Step
+from passline.pipelines.dsl import Pipeline, Step, jsonable
 from passline.pipelines.executors import Executor, StepTask, TaskResult, open_executor
 from passline.pipelines.types import decode
 from passline.services.workspace import Services
@@ -83,11 +84,12 @@ class PipelineRunner:
         """Run it; the finished run's record (check its ``status``)."""
         params = {**pipeline.params, **(params or {})}
         order = pipeline.check()  # a cycle or an unwired parameter fails before any record
-        unknown = sorted(set(params) - _param_names(pipeline))
+        known = _param_names(pipeline)
+        unknown = sorted(set(params) - known)
         if unknown:
             raise InvalidInput(
                 f"Pipeline {pipeline.name!r} has no parameter {unknown[0]!r}.",
-                hint=f"Its parameters: {', '.join(sorted(_param_names(pipeline))) or 'none'}.",
+                hint=f"Its parameters: {', '.join(sorted(known)) or 'none'}.",
             )
         inputs = self._resolve_inputs(pipeline)
         ref = f"{pipeline.project}/{pipeline.name}"
@@ -103,7 +105,7 @@ class PipelineRunner:
             ref,
             self.executor.name,
             steps,
-            params=_jsonable(params),
+            params=jsonable(params),
             inputs=inputs,
             code=code or {},
             environment=environment or {},
@@ -205,7 +207,7 @@ class PipelineRunner:
                 duration_ms=0.0,
             )
             return None
-        self._set(run, state, item.name, "running", cache_key=key, started_at=_now())
+        self._set(run, state, item.name, "running", cache_key=key, started_at=utcnow())
         self._flush(run, state)
         return pool.submit(self._attempts, pipeline, run, item, step_params, inputs, key, state)
 
@@ -223,7 +225,7 @@ class PipelineRunner:
             item.name,
             _function_bytes(item),
             self._task_inputs(pipeline, item, inputs, state),
-            _plain(step_params),
+            dict(step_params),
             item.output_kind,
         )
         started = time.perf_counter()
@@ -467,7 +469,7 @@ def _cache_key(item: Step, params: dict[str, Any], inputs: dict[str, str]) -> st
             "step": item.name,
             "code": item.code_hash,
             "kind": item.output_kind,
-            "params": _jsonable(params),
+            "params": jsonable(params),
             "inputs": inputs,
         },
         sort_keys=True,
@@ -475,22 +477,8 @@ def _cache_key(item: Step, params: dict[str, Any], inputs: dict[str, str]) -> st
     return hashlib.sha256(material.encode()).hexdigest()
 
 
-def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(json.dumps(values, default=repr, sort_keys=True))  # type: ignore[no-any-return]
-
-
-def _plain(values: dict[str, Any]) -> dict[str, Any]:
-    return dict(values)
-
-
 def _short(value: Any) -> str:
     return str(value)[:500]
-
-
-def _now() -> Any:
-    from passline.core.clock import utcnow
-
-    return utcnow()
 
 
 def run_pipeline(

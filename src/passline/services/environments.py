@@ -40,8 +40,8 @@ from passline.core.names import check_name
 from passline.core.roles import Role
 from passline.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from passline.services.base import BaseService
-from passline.services.lineage import ensure_node, insert_ignore
-from passline.store.models import LineageEdgeRow, ProjectRow
+from passline.services.lineage import ensure_node, insert_ignore, record_edges
+from passline.store.models import ProjectRow
 from passline.store.models_envs import EnvironmentRow, ReleaseRow
 from passline.store.models_gates import GateRow
 
@@ -494,21 +494,8 @@ class EnvironmentService(BaseService):
         node = f"release:{row.id}"
         label = f"{row.subject} v{row.version} -> {row.to_environment} ({row.status})"
         ensure_node(session, node, label, row.project_id)
-        insert_ignore(
-            session,
-            LineageEdgeRow.__table__,
-            [
-                {
-                    "id": new_id("edg"),
-                    "src_ref": version_ref,
-                    "dst_ref": node,
-                    "type": "released_to",
-                    "actor": self.actor_name,
-                    "created_at": utcnow(),
-                    "attrs": {"environment": row.to_environment, "status": row.status},
-                }
-            ],
-        )
+        attrs = {"environment": row.to_environment, "status": row.status}
+        record_edges(session, self.actor_name, [(version_ref, node, "released_to", attrs)])
 
     # -- reading releases ----------------------------------------------------------------
 

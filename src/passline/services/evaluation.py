@@ -54,10 +54,10 @@ from passline.evaluation.scorers import (
 from passline.evaluation.stats import bootstrap_difference
 from passline.evaluation.targets import Target, build_target
 from passline.services.base import BaseService, next_version
-from passline.services.lineage import ensure_node, insert_ignore
+from passline.services.lineage import ensure_node, record_edges
 from passline.services.recorded_runs import RecordedRun
 from passline.store.db import retry_on_conflict
-from passline.store.models import LineageEdgeRow, ProjectRow
+from passline.store.models import ProjectRow
 from passline.store.models_eval import (
     EvalCaseResultRow,
     EvalRunLabelRow,
@@ -185,7 +185,7 @@ class EvaluationService(BaseService):
             ensure_node(session, ref, f"{project}/{name}@v{number}", prj.id)
             edges = [(f"eval_suite:{project}/{name}", ref, "has_version")]
             edges += [(source, ref, "became_case") for source in sources]
-            self._edges(session, edges)
+            record_edges(session, self.actor_name, edges)
             self._audit(
                 session,
                 "eval.suite.version",
@@ -389,7 +389,7 @@ class EvaluationService(BaseService):
                 ensure_node(session, target_ref, target_label, suite_row.project_id)
             edges = [(f"eval_suite_version:{version.id}", ref, "used_by")]
             edges += [(ref, target_ref, "evaluates") for target_ref, _ in refs]
-            self._edges(session, edges)
+            record_edges(session, self.actor_name, edges)
             self._audit(
                 session,
                 "eval.run.start",
@@ -401,24 +401,6 @@ class EvaluationService(BaseService):
                 },
             )
         return run_id
-
-    def _edges(self, session: Session, edges: list[tuple[str, str, str]]) -> None:
-        insert_ignore(
-            session,
-            LineageEdgeRow.__table__,
-            [
-                {
-                    "id": new_id("edg"),
-                    "src_ref": src,
-                    "dst_ref": dst,
-                    "type": kind,
-                    "actor": self.actor_name,
-                    "created_at": utcnow(),
-                    "attrs": {},
-                }
-                for src, dst, kind in edges
-            ],
-        )
 
     def _judge(
         self,

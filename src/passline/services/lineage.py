@@ -25,7 +25,7 @@ from passline.errors import Conflict, InvalidInput, NotFound
 from passline.services.base import BaseService
 from passline.store.models import LineageEdgeRow, LineageNodeRow, ProjectRow
 
-__all__ = ["LineageService", "ensure_node"]
+__all__ = ["LineageService", "ensure_node", "record_edges"]
 
 Direction = Literal["up", "down", "both"]
 EdgeSpec = tuple[str, str, str, dict[str, Any]]
@@ -43,6 +43,29 @@ def insert_ignore(session: Session, table: Any, rows: list[dict[str, Any]]) -> N
     # and cached, and SQLAlchemy still sends multi-row VALUES ("insertmanyvalues"). A
     # 100-row ``.values()`` was compiled afresh every time: most of an OTLP batch's cost.
     session.execute(dialect.insert(table).on_conflict_do_nothing(), rows)
+
+
+def record_edges(
+    session: Session,
+    actor: str,
+    edges: list[tuple[str, str, str]] | list[tuple[str, str, str, dict[str, Any]]],
+) -> None:
+    """Insert ``(src, dst, type[, attrs])`` edges recorded by ``actor``, in one statement; an
+    edge already there stays as it is (services call this when the thing happens)."""
+    now = utcnow()
+    rows = [
+        {
+            "id": new_id("edg"),
+            "src_ref": edge[0],
+            "dst_ref": edge[1],
+            "type": edge[2],
+            "actor": actor,
+            "created_at": now,
+            "attrs": edge[3] if len(edge) > 3 else {},
+        }
+        for edge in edges
+    ]
+    insert_ignore(session, LineageEdgeRow.__table__, rows)
 
 
 def ensure_node(session: Session, ref: str, label: str, project_id: str | None) -> None:

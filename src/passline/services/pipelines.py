@@ -21,9 +21,9 @@ from passline.core.pipelines import PipelineInfo, PipelineRun, PipelineTrigger, 
 from passline.core.roles import Role
 from passline.errors import InvalidInput, NotFound
 from passline.services.base import BaseService
-from passline.services.lineage import ensure_node, insert_ignore
+from passline.services.lineage import ensure_node, record_edges
 from passline.services.sources import next_run
-from passline.store.models import LineageEdgeRow, ProjectRow
+from passline.store.models import ProjectRow
 from passline.store.models_pipelines import (
     PipelineCacheRow,
     PipelineRow,
@@ -183,10 +183,10 @@ class PipelineService(BaseService):
         node = f"pipeline_run:{run.id}"
         ensure_node(session, node, f"{row.name} run {run.id[-8:].lower()}", row.project_id)
         edges = [
-            _edge(f"dataset_version:{spec['id']}", node, "input_to", {"as": name})
+            (f"dataset_version:{spec['id']}", node, "input_to", {"as": name})
             for name, spec in inputs.items()
         ]
-        insert_ignore(session, LineageEdgeRow.__table__, edges)
+        record_edges(session, "pipeline", edges)
 
     def record_steps(self, run_id: str, changes: list[dict[str, Any]]) -> None:
         """Apply step changes in one transaction (``{"step": name, field: value, ...}``)."""
@@ -223,10 +223,10 @@ class PipelineService(BaseService):
             started = as_utc(run.started_at or run.queued_at)
             run.duration_ms = round((now - started).total_seconds() * 1000, 1)
             node = f"pipeline_run:{run_id}"
-            links = [_edge(node, ref, "produced", {}) for ref in produced or []]
+            links = [(node, ref, "produced") for ref in produced or []]
             if tracking_run_id:
-                links.append(_edge(node, f"run:{tracking_run_id}", "ran_as", {}))
-            insert_ignore(session, LineageEdgeRow.__table__, links)
+                links.append((node, f"run:{tracking_run_id}", "ran_as"))
+            record_edges(session, "pipeline", links)
 
     def run(self, run_id: str) -> PipelineRun:
         with self.db.read() as session:
@@ -430,19 +430,17 @@ def fire_triggers(workspace: Any, kind: str, target: str, detail: dict[str, Any]
     Called by the ingest (a new dataset version) and the monitors (an alert) after their
     own transaction committed, so a failure here never undoes what triggered it.
     """
+    watching = (
+        PipelineTriggerRow.kind == kind,
+        PipelineTriggerRow.target == target,
+        PipelineTriggerRow.enabled.is_(True),
+    )
+    with workspace.db.read() as session:  # most ingests and alerts trigger nothing: no write
+        if session.execute(select(PipelineTriggerRow.id).where(*watching).limit(1)).first() is None:
+            return []
     now = utcnow()
     with workspace.db.write() as session:
-        triggers = (
-            session.execute(
-                select(PipelineTriggerRow).where(
-                    PipelineTriggerRow.kind == kind,
-                    PipelineTriggerRow.target == target,
-                    PipelineTriggerRow.enabled.is_(True),
-                )
-            )
-            .scalars()
-            .all()
-        )
+        triggers = session.execute(select(PipelineTriggerRow).where(*watching)).scalars().all()
         queued = [_queued(t, {"kind": kind, "target": target, **detail}, now) for t in triggers]
         session.add_all(queued)
         for trigger in triggers:
@@ -541,18 +539,6 @@ def _pending_step(run_id: str, position: int, spec: dict[str, Any]) -> dict[str,
         "status": "pending",
         "kind": spec["kind"],
         "attempts": 0,
-    }
-
-
-def _edge(src: str, dst: str, kind: str, attrs: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": new_id("edg"),
-        "src_ref": src,
-        "dst_ref": dst,
-        "type": kind,
-        "actor": "pipeline",
-        "created_at": utcnow(),
-        "attrs": attrs,
     }
 
 

@@ -56,9 +56,9 @@ from passline.redteam.execute import AttemptResult, run_attack
 from passline.redteam.plan import Attack, Capabilities, Plan, plan_attacks
 from passline.redteam.report import summarise
 from passline.services.base import BaseService
-from passline.services.lineage import ensure_node, insert_ignore
+from passline.services.lineage import ensure_node, record_edges
 from passline.services.recorded_runs import RecordedRun
-from passline.store.models import LineageEdgeRow, MembershipRow, ProjectRow, UserRow
+from passline.store.models import MembershipRow, ProjectRow, UserRow
 from passline.store.models_redteam import RedteamAttemptRow, RedteamRunRow
 
 __all__ = ["MAX_CONCURRENCY", "RedteamService"]
@@ -322,7 +322,9 @@ class RedteamService(BaseService):
             ensure_node(session, ref, f"red team {name or target.label}", project_id)
             for target_ref, label in refs:
                 ensure_node(session, target_ref, label, project_id)
-            self._edges(session, [(ref, target_ref, "tested") for target_ref, _ in refs])
+            record_edges(
+                session, self.actor_name, [(ref, target_ref, "tested") for target_ref, _ in refs]
+            )
             self._audit(
                 session,
                 "redteam.run.start",
@@ -331,24 +333,6 @@ class RedteamService(BaseService):
                 {"target": target.spec(), "attempts": len(plan.attacks), **config},
             )
         return run_id
-
-    def _edges(self, session: Session, edges: list[tuple[str, str, str]]) -> None:
-        insert_ignore(
-            session,
-            LineageEdgeRow.__table__,
-            [
-                {
-                    "id": new_id("edg"),
-                    "src_ref": src,
-                    "dst_ref": dst,
-                    "type": kind,
-                    "actor": self.actor_name,
-                    "created_at": utcnow(),
-                    "attrs": {},
-                }
-                for src, dst, kind in edges
-            ],
-        )
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -485,7 +469,7 @@ class RedteamService(BaseService):
         scorers = [*(current.scorers if current else []), {"type": "attack_resisted"}]
         version = evaluation.create_suite(suite, [*cases, case], scorers, note)
         with self.db.write() as session:
-            self._edges(session, [(source, version.ref, "became_case")])
+            record_edges(session, self.actor_name, [(source, version.ref, "became_case")])
         return version
 
 
